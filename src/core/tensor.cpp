@@ -1,0 +1,114 @@
+#include "kiln/tensor.h"
+
+#include <cstring>
+#include <sstream>
+
+namespace kiln {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::kF32: return 4;
+    case DType::kF16: return 2;
+    case DType::kBF16: return 2;
+    case DType::kI64: return 8;
+    case DType::kI32: return 4;
+    case DType::kI8: return 1;
+    case DType::kU8: return 1;
+    case DType::kBool: return 1;
+    case DType::kF64: return 8;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kF32: return "float32";
+    case DType::kF16: return "float16";
+    case DType::kBF16: return "bfloat16";
+    case DType::kI64: return "int64";
+    case DType::kI32: return "int32";
+    case DType::kI8: return "int8";
+    case DType::kU8: return "uint8";
+    case DType::kBool: return "bool";
+    case DType::kF64: return "float64";
+  }
+  return "?";
+}
+
+int64_t shape_elements(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::string shape_to_string(const Shape& s) {
+  std::ostringstream os;
+  os << '[';
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? "," : "") << s[i];
+  os << ']';
+  return os.str();
+}
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  // At least one byte so that a zero-element tensor is still "present".
+  size_t n = std::max<size_t>(t.bytes(), 1);
+  t.buf_ = std::shared_ptr<uint8_t[]>(new uint8_t[n]());
+  return t;
+}
+
+Tensor Tensor::from_bytes(DType dtype, Shape shape, const void* data, size_t bytes) {
+  Tensor t = zeros(dtype, std::move(shape));
+  std::memcpy(t.raw(), data, std::min(bytes, t.bytes()));
+  return t;
+}
+
+Tensor Tensor::from_floats(Shape shape, const std::vector<float>& values) {
+  return from_bytes(DType::kF32, std::move(shape), values.data(), values.size() * sizeof(float));
+}
+
+Tensor Tensor::from_i64(Shape shape, const std::vector<int64_t>& values) {
+  return from_bytes(DType::kI64, std::move(shape), values.data(), values.size() * sizeof(int64_t));
+}
+
+Tensor Tensor::clone() const {
+  if (!buf_) return {};
+  return from_bytes(dtype_, shape_, raw(), bytes());
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+namespace {
+template <typename To, typename From>
+std::vector<To> convert_all(const void* p, int64_t n) {
+  const From* f = static_cast<const From*>(p);
+  std::vector<To> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<To>(f[i]);
+  return out;
+}
+
+template <typename To>
+std::vector<To> convert(DType dt, const void* p, int64_t n) {
+  switch (dt) {
+    case DType::kF32: return convert_all<To, float>(p, n);
+    case DType::kF64: return convert_all<To, double>(p, n);
+    case DType::kI64: return convert_all<To, int64_t>(p, n);
+    case DType::kI32: return convert_all<To, int32_t>(p, n);
+    case DType::kI8: return convert_all<To, int8_t>(p, n);
+    case DType::kU8: return convert_all<To, uint8_t>(p, n);
+    case DType::kBool: return convert_all<To, uint8_t>(p, n);
+    default: return std::vector<To>(static_cast<size_t>(n), To{});
+  }
+}
+}  // namespace
+
+std::vector<int64_t> Tensor::to_i64() const { return convert<int64_t>(dtype_, raw(), elements()); }
+std::vector<float> Tensor::to_f32() const { return convert<float>(dtype_, raw(), elements()); }
+
+}  // namespace kiln
