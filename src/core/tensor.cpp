@@ -1,5 +1,6 @@
 #include "kiln/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -108,7 +109,15 @@ std::vector<To> convert(DType dt, const void* p, int64_t n) {
 }
 }  // namespace
 
-std::vector<int64_t> Tensor::to_i64() const { return convert<int64_t>(dtype_, raw(), elements()); }
-std::vector<float> Tensor::to_f32() const { return convert<float>(dtype_, raw(), elements()); }
+// An empty (default-constructed) tensor has no buffer but a rank-0 shape, i.e. one element:
+// it converts to an empty vector instead of reading through a null pointer.
+std::vector<int64_t> Tensor::to_i64() const {
+  if (!buf_) return {};
+  return convert<int64_t>(dtype_, raw(), elements());
+}
+std::vector<float> Tensor::to_f32() const {
+  if (!buf_) return {};
+  return convert<float>(dtype_, raw(), elements());
+}
 
 }  // namespace kiln

@@ -1,0 +1,26 @@
+// kiln/io.h — tensors to and from files: NumPy .npy and images.
+//
+//   kiln::Expected<kiln::Tensor> x = kiln::read_npy("input.npy");
+//   kiln::Status s = kiln::write_npy("out.npy", *x);
+//   // An image as a [1, C, H, W] float32 tensor in [0, 1], C = 1 (gray) or 3 (RGB):
+//   kiln::Expected<kiln::Tensor> img = kiln::read_image("part.png", 1);
+//   kiln::Status m = kiln::write_mask_png("mask.png", out, 0.5f);   // 8-bit mask
+#pragma once
+
+#include <string>
+
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+Expected<Tensor> read_npy(const std::string& path);
+Status write_npy(const std::string& path, const Tensor& t);
+
+// Decodes PNG/JPEG/BMP into [1, channels, H, W] float32 scaled to [0, 1].
+Expected<Tensor> read_image(const std::string& path, int channels);
+// Writes a [.., H, W] tensor with one channel as an 8-bit PNG: values scaled by 255
+// (threshold < 0) or binarised at `threshold`.
+Status write_mask_png(const std::string& path, const Tensor& t, float threshold);
+
+}  // namespace kiln

@@ -1,0 +1,81 @@
+// kiln/model.h — load a model, prepare it once, run it hot.
+//
+//   #include <kiln/model.h>
+//
+//   kiln::ModelOptions opt;
+//   opt.input_shapes["input"] = {1, 1, 256, 256};       // optional when the file is static
+//   kiln::Expected<kiln::Model> model = kiln::Model::load("unet.onnx", opt);
+//   if (!model) { std::cerr << model.error().message() << "\n"; return 1; }
+//
+//   kiln::Tensor image = kiln::Tensor::zeros(kiln::DType::kF32, {1, 1, 256, 256});
+//   kiln::Expected<std::vector<kiln::Tensor>> out = model->run({image});
+//
+// load() imports, optimises, compiles a plan, packs the weights and does one warm-up run,
+// so the first run() costs what every later one does. Errors are values, never exceptions.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+struct ModelOptions {
+  std::map<std::string, Shape> input_shapes;      // override or fill in input shapes
+  std::map<std::string, Tensor> constant_inputs;  // inputs whose values are fixed (folded)
+  bool warm_up = true;                            // run once at load (see header comment)
+};
+
+struct TensorInfo {
+  std::string name;
+  Shape shape;
+};
+
+struct ModelInfo {
+  std::vector<TensorInfo> inputs, outputs;
+  std::string fingerprint;                 // architecture fingerprint, 16 hex digits
+  std::string producer;                    // who wrote the file
+  int opset = 0;
+  int64_t parameters = 0;
+  double flops = 0;                        // per run at the compiled shapes
+  std::map<std::string, int> source_ops;   // op histogram of the file
+  std::map<std::string, int> optimizations;  // rewrite rule -> times applied
+  size_t steps = 0;                        // plan steps (primitives, reorders, fallbacks)
+  size_t reference_steps = 0;              // steps running naive reference kernels
+  size_t arena_bytes = 0;                  // activation arena of one runner
+  size_t weight_bytes = 0;                 // packed weights
+  // Milliseconds spent in each phase of load().
+  double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
+};
+
+// Per-step timing of one run, for `kiln bench --profile`.
+struct StepProfile {
+  std::string name, kind, impl;
+  double ms = 0;
+  double flops = 0;
+};
+
+class Model {
+ public:
+  static Expected<Model> load(const std::string& path, const ModelOptions& options = {});
+
+  // Inputs in the order of info().inputs, float32, plain NCHW.
+  Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs);
+  Expected<std::vector<StepProfile>> profile(const std::vector<Tensor>& inputs);
+  const ModelInfo& info() const;
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kiln

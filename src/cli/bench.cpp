@@ -1,0 +1,118 @@
+// kiln bench MODEL: load/compile/pack times, first run, steady median and p90, GFLOP/s, RSS.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "kiln/model.h"
+
+namespace kiln::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t idx = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(idx, v.size() - 1)];
+}
+}  // namespace
+
+void add_bench(CLI::App& app, BenchArgs& a) {
+  auto* c = app.add_subcommand("bench", "time loading and running a model");
+  c->add_option("model", a.model, "ONNX model file")->required();
+  c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...");
+  c->add_option("--runs", a.runs, "timed runs after the first")->capture_default_str();
+  c->add_option("--threads", a.threads, "compute threads (default: all cores)");
+  c->add_flag("--json", a.json, "print one line of JSON");
+  c->add_flag("--profile", a.profile, "print time, GFLOP/s and share of every plan step");
+  c->add_flag("--no-warmup", a.no_warmup, "skip the warm-up run at load, to see a cold first run");
+}
+
+int do_bench(const BenchArgs& a) {
+  set_threads(a.threads);
+  ModelOptions opt;
+  opt.warm_up = !a.no_warmup;
+  std::string err;
+  if (!parse_input_shapes(a.input_shape, "", opt.input_shapes, err)) {
+    std::cerr << "kiln: " << err << "\n";
+    return 2;
+  }
+  auto t0 = Clock::now();
+  auto model = Model::load(a.model, opt);
+  auto t1 = Clock::now();
+  if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
+  const ModelInfo& info = model->info();
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  std::vector<Tensor> inputs;
+  for (const auto& in : info.inputs) {
+    Tensor t = Tensor::zeros(DType::kF32, in.shape);
+    for (int64_t i = 0; i < t.elements(); ++i) t.data<float>()[i] = dist(rng);
+    inputs.push_back(t);
+  }
+  auto f0 = Clock::now();
+  auto first = model->run(inputs);
+  double first_ms = ms(f0, Clock::now());
+  if (!first) { std::cerr << "kiln: " << first.error().message() << "\n"; return 1; }
+  std::vector<double> times;
+  for (int r = 0; r < std::max(1, a.runs); ++r) {
+    auto s0 = Clock::now();
+    auto out = model->run(inputs);
+    times.push_back(ms(s0, Clock::now()));
+    if (!out) { std::cerr << "kiln: " << out.error().message() << "\n"; return 1; }
+  }
+  double median = percentile(times, 0.5), p90 = percentile(times, 0.9);
+  double gflops = info.flops / (median * 1e6);
+  if (a.json) {
+    nlohmann::json j = {{"runtime", "kiln"},
+                        {"model", a.model},
+                        {"load_ms", info.import_ms + info.optimize_ms},
+                        {"compile_ms", info.compile_ms},
+                        {"pack_ms", info.pack_ms},
+                        {"warmup_ms", info.warmup_ms},
+                        {"total_load_ms", ms(t0, t1)},
+                        {"first_ms", first_ms},
+                        {"steady_median_ms", median},
+                        {"steady_min_ms", *std::min_element(times.begin(), times.end())},
+                        {"steady_max_ms", *std::max_element(times.begin(), times.end())},
+                        {"steady_p90_ms", p90},
+                        {"first_over_steady", first_ms / median},
+                        {"gflops", gflops},
+                        {"peak_rss_mb", peak_rss_mb()},
+                        {"warm_up", opt.warm_up}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("model        %s (%.2f GFLOP per run)\n", a.model.c_str(), info.flops / 1e9);
+    std::printf("load         %.1f ms = import %.1f + optimise %.1f + compile %.1f + pack %.1f + warm-up %.1f\n", ms(t0, t1),
+                info.import_ms, info.optimize_ms, info.compile_ms, info.pack_ms, info.warmup_ms);
+    std::printf("first run    %.2f ms (%.2fx steady)%s\n", first_ms, first_ms / median,
+                opt.warm_up ? "" : "  [no warm-up at load]");
+    std::printf("steady       median %.2f ms, p90 %.2f ms, min %.2f, max %.2f over %zu runs\n", median, p90,
+                *std::min_element(times.begin(), times.end()), *std::max_element(times.begin(), times.end()), times.size());
+    std::printf("throughput   %.1f GFLOP/s\n", gflops);
+    std::printf("peak RSS     %.1f MB\n", peak_rss_mb());
+  }
+  if (a.profile) {
+    auto prof = model->profile(inputs);
+    if (!prof) { std::cerr << "kiln: " << prof.error().message() << "\n"; return 1; }
+    double total = 0;
+    for (const auto& s : *prof) total += s.ms;
+    std::printf("\n%-4s %-28s %-18s %9s %9s %7s  %s\n", "#", "step", "kind", "ms", "GFLOP/s", "share", "implementation");
+    for (size_t i = 0; i < prof->size(); ++i) {
+      const auto& s = (*prof)[i];
+      std::printf("%-4zu %-28.28s %-18.18s %9.3f %9.1f %6.1f%%  %s\n", i, s.name.c_str(), s.kind.c_str(), s.ms,
+                  s.ms > 0 ? s.flops / (s.ms * 1e6) : 0.0, 100.0 * s.ms / total, s.impl.c_str());
+    }
+    std::printf("total %.2f ms\n", total);
+  }
+  return 0;
+}
+
+}  // namespace kiln::cli

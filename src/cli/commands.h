@@ -1,0 +1,47 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <cstdint>
+#include <vector>
+
+namespace CLI { class App; }
+
+namespace kiln::cli {
+
+struct RunArgs {
+  std::string model, input, output;
+  std::vector<std::string> input_shape;  // "name=1,1,256,256" or "1,1,256,256"
+  float threshold = 0.5f;
+  int threads = 0;
+};
+struct InspectArgs {
+  std::string model;
+  std::vector<std::string> input_shape;
+  bool json = false;
+};
+struct BenchArgs {
+  std::string model;
+  std::vector<std::string> input_shape;
+  int runs = 20;
+  int threads = 0;
+  bool json = false;
+  bool profile = false;
+  bool no_warmup = false;
+};
+
+void add_run(CLI::App& app, RunArgs& a);
+void add_inspect(CLI::App& app, InspectArgs& a);
+void add_bench(CLI::App& app, BenchArgs& a);
+int do_run(const RunArgs& a);
+int do_inspect(const InspectArgs& a);
+int do_bench(const BenchArgs& a);
+
+// Shared helpers.
+struct ShapeArg;
+bool parse_input_shapes(const std::vector<std::string>& specs, const std::string& model_first_input_hint,
+                        std::map<std::string, std::vector<int64_t>>& out, std::string& error);
+void set_threads(int threads);
+double peak_rss_mb();
+
+}  // namespace kiln::cli

@@ -1,0 +1,47 @@
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <sstream>
+
+#include "cli/commands.h"
+
+namespace kiln::cli {
+
+bool parse_input_shapes(const std::vector<std::string>& specs, const std::string&,
+                        std::map<std::string, std::vector<int64_t>>& out, std::string& error) {
+  for (const std::string& spec : specs) {
+    std::string name, dims = spec;
+    if (auto eq = spec.rfind('='); eq != std::string::npos) {
+      name = spec.substr(0, eq);
+      dims = spec.substr(eq + 1);
+    }
+    std::vector<int64_t> shape;
+    std::stringstream ss(dims);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      try {
+        size_t used = 0;
+        long long v = std::stoll(item, &used);
+        if (used != item.size() || v <= 0) throw std::invalid_argument(item);
+        shape.push_back(v);
+      } catch (const std::exception&) {
+        error = "bad --input-shape '" + spec + "': expected [name=]d0,d1,... with positive integers";
+        return false;
+      }
+    }
+    out[name] = shape;
+  }
+  return true;
+}
+
+void set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+}  // namespace kiln::cli

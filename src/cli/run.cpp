@@ -1,0 +1,114 @@
+// kiln run MODEL --input in.npy|png|jpg [--output out.npy|png]
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "kiln/io.h"
+#include "kiln/model.h"
+
+namespace kiln::cli {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_image(const std::string& p) {
+  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".PNG", ".JPG", ".JPEG"})
+    if (ends_with(p, e)) return true;
+  return false;
+}
+
+}  // namespace
+
+void add_run(CLI::App& app, RunArgs& a) {
+  auto* c = app.add_subcommand("run", "run a model on one input and summarise the output");
+  c->add_option("model", a.model, "ONNX model file")->required();
+  c->add_option("--input,-i", a.input, "input: .npy (float32, the model's layout) or an image (.png/.jpg)")->required();
+  c->add_option("--output,-o", a.output, "write the first output: .npy, or .png for a single-channel mask");
+  c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...: shape for an input with unknown dimensions");
+  c->add_option("--threshold", a.threshold, "mask threshold for --output .png (negative: grayscale)")->capture_default_str();
+  c->add_option("--threads", a.threads, "compute threads (default: all cores)");
+}
+
+int do_run(const RunArgs& a) {
+  set_threads(a.threads);
+  ModelOptions opt;
+  std::string err;
+  if (!parse_input_shapes(a.input_shape, "", opt.input_shapes, err)) {
+    std::cerr << "kiln: " << err << "\n";
+    return 2;
+  }
+  Tensor input;
+  if (is_image(a.input)) {
+    // Read once to learn the size, so an image of any size sets the model's input shape.
+    auto probe = read_image(a.input, 1);
+    if (!probe) { std::cerr << "kiln: " << probe.error().message() << "\n"; return 1; }
+    if (opt.input_shapes.empty()) opt.input_shapes[""] = {1, 1, probe->shape()[2], probe->shape()[3]};
+  } else {
+    auto t = read_npy(a.input);
+    if (!t) { std::cerr << "kiln: " << t.error().message() << "\n"; return 1; }
+    if (t->dtype() != DType::kF32) {
+      std::cerr << "kiln: input '" << a.input << "' is " << dtype_name(t->dtype()) << "; kiln takes float32 .npy files\n";
+      return 1;
+    }
+    input = *t;
+    if (opt.input_shapes.empty()) opt.input_shapes[""] = input.shape();
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto model = Model::load(a.model, opt);
+  double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
+  const ModelInfo& info = model->info();
+  if (info.inputs.size() != 1) {
+    std::cerr << "kiln: run takes models with one input; this one has " << info.inputs.size() << "\n";
+    return 1;
+  }
+  if (is_image(a.input)) {
+    const Shape& want = info.inputs[0].shape;
+    if (want.size() != 4 || (want[1] != 1 && want[1] != 3)) {
+      std::cerr << "kiln: the model's input " << shape_to_string(want) << " is not an NCHW image with 1 or 3 channels\n";
+      return 1;
+    }
+    auto img = read_image(a.input, static_cast<int>(want[1]));
+    if (!img) { std::cerr << "kiln: " << img.error().message() << "\n"; return 1; }
+    input = *img;
+  }
+  t0 = std::chrono::steady_clock::now();
+  auto out = model->run({input});
+  double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!out) { std::cerr << "kiln: " << out.error().message() << "\n"; return 1; }
+
+  std::printf("model      %s  (fingerprint %s, %lld parameters, %.2f GFLOP)\n", a.model.c_str(), info.fingerprint.c_str(),
+              static_cast<long long>(info.parameters), info.flops / 1e9);
+  std::printf("input      %s %s\n", info.inputs[0].name.c_str(), shape_to_string(input.shape()).c_str());
+  for (size_t i = 0; i < out->size(); ++i) {
+    const Tensor& t = (*out)[i];
+    const float* v = t.data<float>();
+    double sum = 0, mn = INFINITY, mx = -INFINITY;
+    int64_t above = 0;
+    for (int64_t k = 0; k < t.elements(); ++k) {
+      sum += v[k];
+      mn = std::min<double>(mn, v[k]);
+      mx = std::max<double>(mx, v[k]);
+      above += v[k] >= a.threshold;
+    }
+    std::printf("output     %s %s  min %.4f  max %.4f  mean %.4f  >=%.2f: %.2f%%\n", info.outputs[i].name.c_str(),
+                shape_to_string(t.shape()).c_str(), mn, mx, sum / static_cast<double>(t.elements()), a.threshold,
+                100.0 * static_cast<double>(above) / static_cast<double>(t.elements()));
+  }
+  std::printf("timings    load %.1f ms (import %.1f, optimise %.1f, compile %.1f, pack %.1f, warm-up %.1f)  run %.2f ms\n",
+              load_ms, info.import_ms, info.optimize_ms, info.compile_ms, info.pack_ms, info.warmup_ms, run_ms);
+  if (!a.output.empty()) {
+    Status s = ends_with(a.output, ".png") ? write_mask_png(a.output, (*out)[0], a.threshold) : write_npy(a.output, (*out)[0]);
+    if (!s) { std::cerr << "kiln: " << s.message() << "\n"; return 1; }
+    std::printf("wrote      %s\n", a.output.c_str());
+  }
+  return 0;
+}
+
+}  // namespace kiln::cli

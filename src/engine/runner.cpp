@@ -1,0 +1,79 @@
+#include "engine/runner.h"
+
+#include <sys/mman.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "plan/steps.h"
+
+namespace kiln {
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+}
+
+void Runner::Free::operator()(uint8_t* p) const { std::free(p); }
+
+Runner::Runner() = default;
+Runner::~Runner() = default;
+
+void Runner::reserve(const Plan& plan) {
+  if (plan.arena_bytes <= arena_bytes_) return;
+  size_t bytes = (plan.arena_bytes + kHugePage - 1) / kHugePage * kHugePage;
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, bytes));
+  if (!p) return;  // run() reports it
+  // Huge pages cut first-touch page faults by ~500x on this kind of VM (BASELINES.md).
+  madvise(p, bytes, MADV_HUGEPAGE);
+  std::memset(p, 0, bytes);
+  arena_.reset(p);
+  arena_bytes_ = bytes;
+}
+
+Expected<std::vector<Tensor>> Runner::run(const Plan& plan, const Weights& weights,
+                                          const std::vector<Tensor>& inputs) {
+  if (weights.plan_fingerprint() != plan.fingerprint)
+    return invalid_argument("the weight pack was made for another architecture (fingerprint " +
+                            fingerprint_hex(weights.plan_fingerprint()) + ", plan " + fingerprint_hex(plan.fingerprint) + ")");
+  if (inputs.size() != plan.inputs.size())
+    return invalid_argument("the model takes " + std::to_string(plan.inputs.size()) + " input(s), got " +
+                            std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const PlanIO& io = plan.inputs[i];
+    if (inputs[i].dtype() != DType::kF32)
+      return invalid_argument("input '" + io.name + "' must be float32, got " + dtype_name(inputs[i].dtype()));
+    if (inputs[i].shape() != io.shape)
+      return invalid_argument("input '" + io.name + "' must have shape " + shape_to_string(io.shape) + ", got " +
+                              shape_to_string(inputs[i].shape()));
+  }
+  reserve(plan);
+  if (arena_bytes_ < plan.arena_bytes) return internal_error("cannot allocate the activation arena");
+  ExecContext ctx{plan, weights, arena_.get(), stream_};
+  for (size_t i = 0; i < inputs.size(); ++i) std::memcpy(ctx.ptr(plan.inputs[i].ref), inputs[i].raw(), inputs[i].bytes());
+  try {
+    if (profiling_) {
+      step_ms_.assign(plan.steps.size(), 0.0);
+      for (size_t s = 0; s < plan.steps.size(); ++s) {
+        auto t0 = std::chrono::steady_clock::now();
+        plan.steps[s]->run(ctx);
+        stream_.wait();
+        step_ms_[s] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      }
+    } else {
+      for (const auto& step : plan.steps) step->run(ctx);
+      stream_.wait();
+    }
+  } catch (const dnnl::error& e) {
+    return internal_error(std::string("oneDNN failed during the run: ") + e.what());
+  }
+  std::vector<Tensor> outs;
+  for (const PlanIO& io : plan.outputs) {
+    Tensor t = Tensor::zeros(DType::kF32, io.shape);
+    std::memcpy(t.raw(), ctx.ptr(io.ref), t.bytes());
+    outs.push_back(std::move(t));
+  }
+  return outs;
+}
+
+}  // namespace kiln

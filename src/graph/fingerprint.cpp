@@ -1,0 +1,101 @@
+// The architecture fingerprint: FNV-1a over a canonical walk of the optimised graph.
+// Values are numbered in order of first appearance, so exporter-made names never matter;
+// weights contribute their shape and dtype but never their contents.
+#include <cstdio>
+#include <unordered_map>
+
+#include "graph/graph.h"
+
+namespace kiln {
+namespace {
+
+class Hasher {
+ public:
+  void bytes(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h_ = (h_ ^ b[i]) * 0x100000001b3ULL;
+  }
+  template <typename T>
+    requires std::is_arithmetic_v<T> || std::is_enum_v<T>
+  void add(T v) { bytes(&v, sizeof v); }
+  template <typename T, size_t N>
+  void add(const std::array<T, N>& a) { for (const T& v : a) add(v); }
+  template <typename T>
+  void add(const std::vector<T>& a) { add(a.size()); for (const T& v : a) add(v); }
+  void add(const UnaryAttrs& a) { add(a.kind); add(a.alpha); add(a.beta); }
+  void add(const PostOp& p) { add(p.kind); add(p.unary); add(p.input_index); }
+  void add(const FoldedBatchNorm& b) {
+    add(b.present); add(b.epsilon); add(b.gamma_input); add(b.beta_input); add(b.mean_input); add(b.var_input);
+  }
+  void add(const ConvAttrs& a) {
+    add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.group); add(a.has_bias);
+    add(a.folded_bn); add(a.post_ops);
+  }
+  void add(const ConvTransposeAttrs& a) {
+    add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.group); add(a.has_bias); add(a.post_ops);
+  }
+  void add(const PoolAttrs& a) {
+    add(a.kind); add(a.global); add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.ceil_pads);
+    add(a.count_include_pad);
+  }
+  void add(const BatchNormAttrs& a) { add(a.epsilon); }
+  void add(const BinaryAttrs& a) { add(a.kind); }
+  void add(const SoftmaxAttrs& a) { add(a.axis); }
+  void add(const ConcatAttrs& a) { add(a.axis); }
+  void add(const ResizeAttrs& a) { add(a.mode); add(a.coord); add(a.nearest); add(a.out_size); add(a.scales); }
+  void add(const PadAttrs& a) { add(a.mode); add(a.begin); add(a.end); add(a.value); }
+  void add(const ReshapeAttrs& a) { add(a.shape); }
+  void add(const TransposeAttrs& a) { add(a.perm); }
+  void add(const MatMulAttrs& a) {
+    add(a.batched); add(a.trans_a); add(a.trans_b); add(a.alpha); add(a.beta); add(a.has_c);
+  }
+  void add(const SliceAttrs& a) { add(a.starts); add(a.ends); add(a.steps); }
+  void add(const std::monostate&) {}
+
+  uint64_t value() const { return h_; }
+
+ private:
+  uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+}  // namespace
+
+uint64_t fingerprint(const Graph& g) {
+  Hasher h;
+  std::unordered_map<int, int64_t> canonical;
+  auto id = [&](int v) {
+    auto [it, inserted] = canonical.try_emplace(v, static_cast<int64_t>(canonical.size()));
+    return it->second;
+  };
+  h.add(g.inputs.size());
+  for (int in : g.inputs) {
+    h.add(id(in));
+    h.add(g.values[in].dtype);
+    h.add(g.values[in].shape.size());
+  }
+  for (const Node& n : g.nodes) {
+    h.add(static_cast<uint8_t>(n.kind()));
+    std::visit([&](const auto& a) { h.add(a); }, n.attrs);
+    h.add(n.inputs.size());
+    for (int in : n.inputs) {
+      const Value& v = g.values[in];
+      h.add(id(in));
+      if (v.kind == ValueKind::kWeight) {
+        h.add(v.dtype);
+        h.add(v.shape);
+      }
+    }
+    for (int out : n.outputs) h.add(id(out));
+  }
+  h.add(g.outputs.size());
+  for (int o : g.outputs) h.add(id(o));
+  return h.value();
+}
+
+std::string fingerprint_hex(uint64_t fp) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fp));
+  return buf;
+}
+
+}  // namespace kiln

@@ -1,0 +1,94 @@
+// kiln's graph IR: what importers produce and optimisation passes rewrite.
+//
+//   kiln::Graph g;
+//   int x = g.add_input("x", kiln::DType::kF32, {1, 3, 32, 32});
+//   int w = g.add_weight("w", kiln::DType::kF32, {8, 3, 3, 3});
+//   kiln::ConvAttrs conv; conv.kernel = {3, 3}; conv.pads = {1, 1, 1, 1};
+//   int y = g.add_node("conv1", "Conv", conv, {x, w}, {8, 8, 32, 32} /*shape*/);
+//   g.mark_output(y);
+//
+// Values are referred to by index. Nodes are kept in topological order. Weight values
+// carry only shape and dtype: their contents live in RawWeights, keyed by the same name,
+// so one graph (one architecture) can be paired with any number of weight sets.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graph/attrs.h"
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+enum class ValueKind : uint8_t { kActivation, kInput, kWeight };
+
+struct Value {
+  std::string name;
+  DType dtype = DType::kF32;
+  Shape shape;
+  ValueKind kind = ValueKind::kActivation;
+  int producer = -1;  // node index, for activations
+};
+
+struct Node {
+  std::string name;     // the source framework's node name, for error messages
+  std::string source_op;  // e.g. "Conv", "Conv2D": what the user's file called it
+  OpAttrs attrs;
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+
+  OpKind kind() const;
+};
+
+// One model's weights before packing, by the names the graph's weight values carry.
+struct RawWeights {
+  std::map<std::string, Tensor> tensors;
+  const Tensor* find(const std::string& name) const {
+    auto it = tensors.find(name);
+    return it == tensors.end() ? nullptr : &it->second;
+  }
+};
+
+class Graph {
+ public:
+  std::vector<Value> values;
+  std::vector<Node> nodes;
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+
+  int add_input(std::string name, DType dtype, Shape shape);
+  int add_weight(std::string name, DType dtype, Shape shape);
+  // Adds a node with one output value of the given shape; returns the output value index.
+  int add_node(std::string name, std::string source_op, OpAttrs attrs, std::vector<int> inputs,
+               Shape out_shape, std::string out_name = {});
+  void mark_output(int value) { outputs.push_back(value); }
+
+  std::optional<int> find_value(const std::string& name) const;
+  // Node indices that read value v.
+  std::vector<int> consumers(int v) const;
+  bool is_output(int v) const;
+  // Replaces every read of `from` (in nodes and graph outputs) by `to`.
+  void replace_uses(int from, int to);
+  // Drops nodes whose outputs nobody reads and weight values nobody reads; keeps order.
+  void remove_dead();
+  // Checks indices, topological order, and that each weight has a shape.
+  Status verify() const;
+
+  int64_t parameter_count() const;
+};
+
+// Output shape of a node from its attributes and input shapes: the one shape rule per op.
+Expected<Shape> infer_shape(const OpAttrs& attrs, const std::vector<Shape>& inputs);
+
+// Floating-point operations (multiply-add = 2) of one node at the graph's shapes.
+double node_flops(const Graph& g, const Node& n);
+
+// Stable structural hash: ops, attributes, connectivity, weight shapes and dtypes; never
+// weight values or names (DESIGN.md "Architecture fingerprint").
+uint64_t fingerprint(const Graph& g);
+std::string fingerprint_hex(uint64_t fp);
+
+}  // namespace kiln

@@ -1,0 +1,198 @@
+// One shape rule per op kind. Importers call infer_shape as they build the graph, so every
+// value has a concrete shape before planning (kiln specialises plans on input shapes).
+#include <algorithm>
+#include <numeric>
+
+#include "graph/graph.h"
+
+namespace kiln {
+namespace {
+
+Status need_rank(const std::vector<Shape>& in, size_t index, size_t rank, const char* op) {
+  if (in.size() <= index) return invalid_argument(std::string(op) + ": missing input " + std::to_string(index));
+  if (in[index].size() != rank)
+    return unsupported(std::string(op) + ": input " + std::to_string(index) + " has rank " +
+                       std::to_string(in[index].size()) + " (shape " + shape_to_string(in[index]) +
+                       "), kiln supports rank " + std::to_string(rank));
+  return Status::ok();
+}
+
+int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pad_total) {
+  return (in + pad_total - dil * (k - 1) - 1) / stride + 1;
+}
+
+Expected<Shape> conv_shape(const ConvAttrs& a, const std::vector<Shape>& in) {
+  KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "Conv"));
+  KILN_RETURN_IF_ERROR(need_rank(in, 1, 4, "Conv weight"));
+  const Shape& x = in[0];
+  const Shape& w = in[1];
+  if (w[1] * a.group != x[1])
+    return invalid_argument("Conv: weight shape " + shape_to_string(w) + " with group " + std::to_string(a.group) +
+                            " does not match input channels " + std::to_string(x[1]));
+  if (w[0] % a.group != 0) return invalid_argument("Conv: output channels not divisible by group");
+  Shape y = {x[0], w[0], window_out(x[2], w[2], a.strides[0], a.dilations[0], a.pads[0] + a.pads[2]),
+             window_out(x[3], w[3], a.strides[1], a.dilations[1], a.pads[1] + a.pads[3])};
+  if (y[2] <= 0 || y[3] <= 0)
+    return invalid_argument("Conv: output would be empty for input " + shape_to_string(x));
+  return y;
+}
+
+Expected<Shape> deconv_shape(const ConvTransposeAttrs& a, const std::vector<Shape>& in) {
+  KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "ConvTranspose"));
+  KILN_RETURN_IF_ERROR(need_rank(in, 1, 4, "ConvTranspose weight"));
+  const Shape& x = in[0];
+  const Shape& w = in[1];
+  if (w[0] != x[1])
+    return invalid_argument("ConvTranspose: weight shape " + shape_to_string(w) + " does not match input channels " +
+                            std::to_string(x[1]));
+  Shape y = {x[0], w[1] * a.group,
+             a.strides[0] * (x[2] - 1) + a.dilations[0] * (w[2] - 1) + 1 - a.pads[0] - a.pads[2],
+             a.strides[1] * (x[3] - 1) + a.dilations[1] * (w[3] - 1) + 1 - a.pads[1] - a.pads[3]};
+  if (y[2] <= 0 || y[3] <= 0) return invalid_argument("ConvTranspose: output would be empty");
+  return y;
+}
+
+Expected<Shape> pool_shape(const PoolAttrs& a, const std::vector<Shape>& in) {
+  KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "Pool"));
+  const Shape& x = in[0];
+  if (a.global) return Shape{x[0], x[1], 1, 1};
+  Shape y = {x[0], x[1],
+             window_out(x[2], a.kernel[0], a.strides[0], a.dilations[0], a.pads[0] + a.pads[2] + a.ceil_pads[0]),
+             window_out(x[3], a.kernel[1], a.strides[1], a.dilations[1], a.pads[1] + a.pads[3] + a.ceil_pads[1])};
+  if (y[2] <= 0 || y[3] <= 0) return invalid_argument("Pool: output would be empty for input " + shape_to_string(x));
+  return y;
+}
+
+Expected<Shape> broadcast_shape(const Shape& a, const Shape& b) {
+  size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return invalid_argument("cannot broadcast shapes " + shape_to_string(a) + " and " + shape_to_string(b));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Expected<Shape> concat_shape(const ConcatAttrs& a, const std::vector<Shape>& in) {
+  if (in.empty()) return invalid_argument("Concat: no inputs");
+  Shape y = in[0];
+  if (a.axis < 0 || a.axis >= static_cast<int64_t>(y.size())) return invalid_argument("Concat: axis out of range");
+  for (size_t i = 1; i < in.size(); ++i) {
+    if (in[i].size() != y.size()) return invalid_argument("Concat: inputs differ in rank");
+    for (size_t d = 0; d < y.size(); ++d) {
+      if (static_cast<int64_t>(d) == a.axis) continue;
+      if (in[i][d] != y[d])
+        return invalid_argument("Concat: input " + std::to_string(i) + " shape " + shape_to_string(in[i]) +
+                                " does not match " + shape_to_string(in[0]) + " outside axis " +
+                                std::to_string(a.axis));
+    }
+    y[a.axis] += in[i][a.axis];
+  }
+  return y;
+}
+
+Expected<Shape> matmul_shape(const MatMulAttrs& a, const std::vector<Shape>& in) {
+  if (in.size() < 2) return invalid_argument("MatMul: needs two inputs");
+  Shape A = in[0], B = in[1];
+  if (!a.batched) {
+    if (A.size() != 2 || B.size() != 2) return invalid_argument("Gemm: inputs must be 2-D");
+    int64_t m = a.trans_a ? A[1] : A[0], ka = a.trans_a ? A[0] : A[1];
+    int64_t kb = a.trans_b ? B[1] : B[0], n = a.trans_b ? B[0] : B[1];
+    if (ka != kb) return invalid_argument("Gemm: inner dimensions differ: " + shape_to_string(A) + " x " + shape_to_string(B));
+    return Shape{m, n};
+  }
+  bool a1 = A.size() == 1, b1 = B.size() == 1;
+  if (a1) A.insert(A.begin(), 1);
+  if (b1) B.push_back(1);
+  if (A.back() != B[B.size() - 2])
+    return invalid_argument("MatMul: inner dimensions differ: " + shape_to_string(in[0]) + " x " + shape_to_string(in[1]));
+  Shape ba(A.begin(), A.end() - 2), bb(B.begin(), B.end() - 2);
+  KILN_ASSIGN_OR_RETURN(Shape batch, broadcast_shape(ba, bb));
+  Shape y = batch;
+  if (!a1) y.push_back(A[A.size() - 2]);
+  if (!b1) y.push_back(B.back());
+  return y;
+}
+
+}  // namespace
+
+Expected<Shape> infer_shape(const OpAttrs& attrs, const std::vector<Shape>& in) {
+  if (in.empty()) return invalid_argument("node has no inputs");
+  struct Rule {
+    const std::vector<Shape>& in;
+    Expected<Shape> operator()(const ConvAttrs& a) { return conv_shape(a, in); }
+    Expected<Shape> operator()(const ConvTransposeAttrs& a) { return deconv_shape(a, in); }
+    Expected<Shape> operator()(const PoolAttrs& a) { return pool_shape(a, in); }
+    Expected<Shape> operator()(const BatchNormAttrs&) { return in[0]; }
+    Expected<Shape> operator()(const UnaryAttrs&) { return in[0]; }
+    Expected<Shape> operator()(const BinaryAttrs& a) {
+      if (in.size() != 2) return invalid_argument("binary op needs two inputs");
+      if (a.kind == BinaryKind::kPRelu) return in[0];
+      return broadcast_shape(in[0], in[1]);
+    }
+    Expected<Shape> operator()(const SoftmaxAttrs&) { return in[0]; }
+    Expected<Shape> operator()(const ConcatAttrs& a) { return concat_shape(a, in); }
+    Expected<Shape> operator()(const ResizeAttrs& a) {
+      KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "Resize"));
+      return Shape{in[0][0], in[0][1], a.out_size[0], a.out_size[1]};
+    }
+    Expected<Shape> operator()(const PadAttrs& a) {
+      if (a.begin.size() != in[0].size() || a.end.size() != in[0].size())
+        return invalid_argument("Pad: pads do not match input rank");
+      Shape y = in[0];
+      for (size_t i = 0; i < y.size(); ++i) y[i] += a.begin[i] + a.end[i];
+      for (int64_t d : y)
+        if (d < 0) return invalid_argument("Pad: negative output size");
+      return y;
+    }
+    Expected<Shape> operator()(const ReshapeAttrs& a) {
+      if (shape_elements(a.shape) != shape_elements(in[0]))
+        return invalid_argument("Reshape: cannot reshape " + shape_to_string(in[0]) + " to " + shape_to_string(a.shape));
+      return a.shape;
+    }
+    Expected<Shape> operator()(const TransposeAttrs& a) {
+      if (a.perm.size() != in[0].size()) return invalid_argument("Transpose: perm does not match rank");
+      Shape y(in[0].size());
+      for (size_t i = 0; i < y.size(); ++i) y[i] = in[0][a.perm[i]];
+      return y;
+    }
+    Expected<Shape> operator()(const MatMulAttrs& a) { return matmul_shape(a, in); }
+    Expected<Shape> operator()(const SliceAttrs& a) {
+      Shape y = in[0];
+      if (a.starts.size() != y.size()) return invalid_argument("Slice: starts do not match rank");
+      for (size_t i = 0; i < y.size(); ++i) {
+        int64_t s = a.steps[i];
+        int64_t n = s > 0 ? (a.ends[i] - a.starts[i] + s - 1) / s : (a.starts[i] - a.ends[i] + (-s) - 1) / (-s);
+        y[i] = std::max<int64_t>(n, 0);
+      }
+      return y;
+    }
+    Expected<Shape> operator()(const std::monostate&) { return in[0]; }
+  };
+  return std::visit(Rule{in}, attrs);
+}
+
+double node_flops(const Graph& g, const Node& n) {
+  const Shape& y = g.values[n.outputs[0]].shape;
+  double out = static_cast<double>(shape_elements(y));
+  if (auto* c = std::get_if<ConvAttrs>(&n.attrs)) {
+    const Shape& w = g.values[n.inputs[1]].shape;
+    return 2.0 * out * static_cast<double>(w[1] * w[2] * w[3]);
+  }
+  if (auto* c = std::get_if<ConvTransposeAttrs>(&n.attrs)) {
+    const Shape& x = g.values[n.inputs[0]].shape;
+    const Shape& w = g.values[n.inputs[1]].shape;
+    return 2.0 * static_cast<double>(shape_elements(x)) * static_cast<double>(w[1] * w[2] * w[3]);
+  }
+  if (auto* m = std::get_if<MatMulAttrs>(&n.attrs)) {
+    const Shape& a = g.values[n.inputs[0]].shape;
+    int64_t k = m->batched ? a.back() : (m->trans_a ? a[0] : a[1]);
+    return 2.0 * out * static_cast<double>(k);
+  }
+  return out;
+}
+
+}  // namespace kiln

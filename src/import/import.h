@@ -1,0 +1,38 @@
+// Importers: model files -> Graph + RawWeights.
+//
+//   kiln::ImportOptions opt;
+//   opt.input_shapes["input"] = {1, 1, 256, 256};
+//   kiln::Expected<kiln::ImportedModel> m = kiln::import_onnx("unet.onnx", opt);
+//   if (!m) return m.error();
+//   // m->graph is shape-specialised and verified; m->weights holds its initializers.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "graph/graph.h"
+
+namespace kiln {
+
+struct ImportOptions {
+  // Overrides for graph input shapes; unknown dimensions default to 1 for the batch axis
+  // and are an error elsewhere (the message says which input and axis). The key "" means
+  // the first input.
+  std::map<std::string, Shape> input_shapes;
+  // Graph inputs to treat as constants (e.g. a shape tensor fed at run time by a test
+  // harness). They become folded constants or weights.
+  std::map<std::string, Tensor> constant_inputs;
+};
+
+struct ImportedModel {
+  Graph graph;
+  RawWeights weights;
+  std::string producer;  // e.g. "pytorch 1.13.0"
+  int opset = 0;
+};
+
+Expected<ImportedModel> import_onnx(const std::string& path, const ImportOptions& options);
+Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
+                                          const ImportOptions& options);
+
+}  // namespace kiln

@@ -1,0 +1,249 @@
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "import/onnx/importer.h"
+
+namespace kiln::onnx_import {
+
+std::string NodeContext::name() const {
+  if (!node_.name().empty()) return node_.name();
+  return node_.output_size() ? node_.output(0) : std::string("?");
+}
+
+const onnx::AttributeProto* NodeContext::find_attr(const std::string& n) const {
+  for (const auto& a : node_.attribute())
+    if (a.name() == n) return &a;
+  return nullptr;
+}
+
+int64_t NodeContext::attr_int(const std::string& n, int64_t def) const {
+  const auto* a = find_attr(n);
+  return a ? a->i() : def;
+}
+
+float NodeContext::attr_float(const std::string& n, float def) const {
+  const auto* a = find_attr(n);
+  return a ? a->f() : def;
+}
+
+std::string NodeContext::attr_string(const std::string& n, const std::string& def) const {
+  const auto* a = find_attr(n);
+  return a ? a->s() : def;
+}
+
+std::vector<int64_t> NodeContext::attr_ints(const std::string& n, std::vector<int64_t> def) const {
+  const auto* a = find_attr(n);
+  if (!a) return def;
+  return {a->ints().begin(), a->ints().end()};
+}
+
+std::vector<float> NodeContext::attr_floats(const std::string& n) const {
+  const auto* a = find_attr(n);
+  if (!a) return {};
+  return {a->floats().begin(), a->floats().end()};
+}
+
+bool NodeContext::is_const(size_t i) const {
+  return has_input(i) && imp_.is_const(node_.input(static_cast<int>(i)));
+}
+
+Expected<Tensor> NodeContext::const_value(size_t i) const {
+  if (!has_input(i)) return bad("input " + std::to_string(i) + " is missing");
+  const std::string& in = node_.input(static_cast<int>(i));
+  if (const Tensor* t = imp_.constant(in)) return *t;
+  return fail("input " + std::to_string(i) + " ('" + in + "') must be a constant, but it is computed at run time");
+}
+
+Expected<std::vector<int64_t>> NodeContext::const_ints(size_t i) const {
+  KILN_ASSIGN_OR_RETURN(Tensor t, const_value(i));
+  return t.to_i64();
+}
+
+Expected<Shape> NodeContext::shape(size_t i) const {
+  if (!has_input(i)) return bad("input " + std::to_string(i) + " is missing");
+  const std::string& in = node_.input(static_cast<int>(i));
+  if (const Tensor* t = imp_.constant(in)) return t->shape();
+  if (auto v = imp_.value(in)) return imp_.graph().values[*v].shape;
+  return bad("input '" + in + "' is not produced by any earlier node");
+}
+
+Expected<DType> NodeContext::dtype(size_t i) const {
+  if (!has_input(i)) return bad("input " + std::to_string(i) + " is missing");
+  const std::string& in = node_.input(static_cast<int>(i));
+  if (const Tensor* t = imp_.constant(in)) return t->dtype();
+  if (auto v = imp_.value(in)) return imp_.graph().values[*v].dtype;
+  return bad("input '" + in + "' is not produced by any earlier node");
+}
+
+Status NodeContext::emit(OpAttrs attrs, const std::vector<size_t>& onnx_inputs) {
+  if (node_.output_size() < 1) return bad("has no outputs");
+  bool all_const = true;
+  for (size_t i : onnx_inputs) all_const = all_const && is_const(i);
+  if (all_const) {
+    std::vector<Tensor> ins;
+    for (size_t i : onnx_inputs) ins.push_back(*imp_.constant(node_.input(static_cast<int>(i))));
+    auto folded = fold_constant(attrs, ins);
+    if (!folded) return folded.error().with_context("node '" + name() + "' (" + op() + ")");
+    return set_const(0, std::move(*folded));
+  }
+  std::vector<int> ids;
+  std::vector<Shape> shapes;
+  for (size_t i : onnx_inputs) {
+    KILN_ASSIGN_OR_RETURN(int id, imp_.value_for(node_.input(static_cast<int>(i)), "node '" + name() + "' (" + op() + ")"));
+    ids.push_back(id);
+    shapes.push_back(imp_.graph().values[id].shape);
+  }
+  auto out_shape = infer_shape(attrs, shapes);
+  if (!out_shape) return out_shape.error().with_context("node '" + name() + "' (" + op() + ")");
+  int out = imp_.graph().add_node(name(), op(), std::move(attrs), std::move(ids), *out_shape, node_.output(0));
+  imp_.bind_value(node_.output(0), out);
+  return Status::ok();
+}
+
+Status NodeContext::set_const(size_t out, Tensor value) {
+  if (static_cast<int>(out) >= node_.output_size()) return bad("missing output " + std::to_string(out));
+  imp_.bind_const(node_.output(static_cast<int>(out)), std::move(value));
+  return Status::ok();
+}
+
+Status NodeContext::alias(size_t out, size_t in) {
+  if (static_cast<int>(out) >= node_.output_size()) return bad("missing output " + std::to_string(out));
+  const std::string& src = node_.input(static_cast<int>(in));
+  const std::string& dst = node_.output(static_cast<int>(out));
+  if (const Tensor* t = imp_.constant(src)) {
+    imp_.bind_const(dst, *t);
+    return Status::ok();
+  }
+  if (auto v = imp_.value(src)) {
+    imp_.bind_value(dst, *v);
+    return Status::ok();
+  }
+  return bad("input '" + src + "' is not produced by any earlier node");
+}
+
+Status NodeContext::fail(const std::string& what) const {
+  return unsupported("node '" + name() + "' (" + op() + "): " + what);
+}
+
+Status NodeContext::bad(const std::string& what) const {
+  return invalid_model("node '" + name() + "' (" + op() + "): " + what);
+}
+
+namespace {
+
+Expected<DType> dtype_from_onnx(int t) {
+  switch (t) {
+    case onnx::TensorProto::FLOAT: return DType::kF32;
+    case onnx::TensorProto::DOUBLE: return DType::kF64;
+    case onnx::TensorProto::INT64: return DType::kI64;
+    case onnx::TensorProto::INT32: return DType::kI32;
+    case onnx::TensorProto::INT8: return DType::kI8;
+    case onnx::TensorProto::UINT8: return DType::kU8;
+    case onnx::TensorProto::BOOL: return DType::kBool;
+    case onnx::TensorProto::FLOAT16: return DType::kF16;
+    default: return unsupported("tensor element type " + std::to_string(t) + " is not supported");
+  }
+}
+
+Expected<std::string> read_external(const onnx::TensorProto& t, const std::string& base_dir, size_t want) {
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto& kv : t.external_data()) {
+    if (kv.key() == "location") location = kv.value();
+    else if (kv.key() == "offset") offset = std::stoll(kv.value());
+    else if (kv.key() == "length") length = std::stoll(kv.value());
+  }
+  if (location.empty()) return invalid_model("external data without a location");
+  if (location.find("..") != std::string::npos || location[0] == '/')
+    return invalid_model("external data location '" + location + "' leaves the model's directory");
+  std::string path = base_dir + "/" + location;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return not_found("external data file '" + path + "' cannot be opened");
+  f.seekg(offset);
+  size_t n = length >= 0 ? static_cast<size_t>(length) : want;
+  std::string buf(n, '\0');
+  f.read(buf.data(), static_cast<std::streamsize>(n));
+  if (static_cast<size_t>(f.gcount()) != n)
+    return invalid_model("external data file '" + path + "' is shorter than the tensor needs");
+  return buf;
+}
+
+}  // namespace
+
+Expected<Tensor> tensor_from_proto(const onnx::TensorProto& t, const std::string& base_dir) {
+  KILN_ASSIGN_OR_RETURN(DType dt, dtype_from_onnx(t.data_type()));
+  Shape shape(t.dims().begin(), t.dims().end());
+  for (int64_t d : shape)
+    if (d < 0) return invalid_model("negative dimension in tensor '" + t.name() + "'");
+  Tensor out = Tensor::zeros(dt == DType::kF16 ? DType::kF32 : dt, shape);
+  size_t n = static_cast<size_t>(shape_elements(shape));
+  size_t want = n * dtype_size(dt);
+  auto check = [&](size_t have) -> Status {
+    if (have != n)
+      return invalid_model("tensor '" + t.name() + "' holds " + std::to_string(have) + " values but its shape " +
+                           shape_to_string(shape) + " needs " + std::to_string(n));
+    return Status::ok();
+  };
+  std::string raw;
+  bool has_raw = false;
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    KILN_ASSIGN_OR_RETURN(raw, read_external(t, base_dir, want));
+    has_raw = true;
+  } else if (t.has_raw_data()) {
+    raw = t.raw_data();
+    has_raw = true;
+  }
+  if (has_raw) {
+    if (raw.size() != want)
+      return invalid_model("tensor '" + t.name() + "' has " + std::to_string(raw.size()) + " bytes of data, its shape " +
+                           shape_to_string(shape) + " needs " + std::to_string(want));
+    if (dt == DType::kF16) {
+      const auto* h = reinterpret_cast<const uint16_t*>(raw.data());
+      float* o = out.data<float>();
+      for (size_t i = 0; i < n; ++i) {
+        uint32_t sign = (h[i] & 0x8000u) << 16, exp = (h[i] >> 10) & 0x1f, man = h[i] & 0x3ff;
+        float v;
+        if (exp == 0) v = std::ldexp(static_cast<float>(man), -24);
+        else if (exp == 31) v = man ? NAN : INFINITY;
+        else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
+        o[i] = sign ? -v : v;
+      }
+    } else {
+      std::memcpy(out.raw(), raw.data(), want);
+    }
+    return out;
+  }
+  switch (dt) {
+    case DType::kF32:
+      KILN_RETURN_IF_ERROR(check(t.float_data_size()));
+      std::copy(t.float_data().begin(), t.float_data().end(), out.data<float>());
+      break;
+    case DType::kF64:
+      KILN_RETURN_IF_ERROR(check(t.double_data_size()));
+      std::copy(t.double_data().begin(), t.double_data().end(), out.data<double>());
+      break;
+    case DType::kI64:
+      KILN_RETURN_IF_ERROR(check(t.int64_data_size()));
+      std::copy(t.int64_data().begin(), t.int64_data().end(), out.data<int64_t>());
+      break;
+    case DType::kI32:
+      KILN_RETURN_IF_ERROR(check(t.int32_data_size()));
+      std::copy(t.int32_data().begin(), t.int32_data().end(), out.data<int32_t>());
+      break;
+    case DType::kI8:
+    case DType::kU8:
+    case DType::kBool:
+      KILN_RETURN_IF_ERROR(check(t.int32_data_size()));
+      for (size_t i = 0; i < n; ++i) out.data<uint8_t>()[i] = static_cast<uint8_t>(t.int32_data(static_cast<int>(i)));
+      break;
+    case DType::kF16: {
+      return unsupported("float16 tensor '" + t.name() + "' stored in int32_data");
+    }
+    default:
+      return unsupported("tensor '" + t.name() + "' element type");
+  }
+  return out;
+}
+
+}  // namespace kiln::onnx_import

@@ -1,0 +1,165 @@
+#include "import/onnx/importer.h"
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+namespace kiln::onnx_import {
+
+namespace {
+constexpr int kMinOpset = 7;
+constexpr int kMaxOpset = 17;
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+}  // namespace
+
+const Tensor* Importer::constant(const std::string& name) const {
+  auto it = constants_.find(name);
+  return it == constants_.end() ? nullptr : &it->second;
+}
+
+std::optional<int> Importer::value(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+Expected<int> Importer::value_for(const std::string& name, const std::string& reader) {
+  if (auto v = value(name)) return *v;
+  if (const Tensor* c = constant(name)) {
+    if (c->dtype() != DType::kF32)
+      return unsupported(reader + ": input '" + name + "' is a " + dtype_name(c->dtype()) +
+                         " constant used as a runtime tensor; kiln computes in float32");
+    int id = out_.graph.add_weight(name, DType::kF32, c->shape());
+    out_.weights.tensors[name] = *c;
+    values_[name] = id;
+    return id;
+  }
+  return invalid_model(reader + ": input '" + name + "' is not produced by any node, input or initializer");
+}
+
+Status Importer::import_inputs(const onnx::GraphProto& g) {
+  for (const auto& init : g.initializer()) {
+    auto t = tensor_from_proto(init, base_dir_);
+    if (!t) return t.error().with_context("initializer '" + init.name() + "'");
+    constants_[init.name()] = std::move(*t);
+  }
+  for (const auto& in : g.input()) {
+    if (constants_.count(in.name())) continue;  // older exporters list initializers as inputs
+    if (auto it = options_.constant_inputs.find(in.name()); it != options_.constant_inputs.end()) {
+      constants_[in.name()] = it->second;
+      continue;
+    }
+    const auto& tt = in.type().tensor_type();
+    if (!in.type().has_tensor_type())
+      return unsupported("graph input '" + in.name() + "' is not a tensor");
+    if (tt.elem_type() != onnx::TensorProto::FLOAT)
+      return unsupported("graph input '" + in.name() + "' has element type " + std::to_string(tt.elem_type()) +
+                         "; kiln takes float32 inputs");
+    Shape shape;
+    auto ov = options_.input_shapes.find(in.name());
+    // The empty name stands for "the first input", for single-input models on a command line.
+    if (ov == options_.input_shapes.end() && out_.graph.inputs.empty()) ov = options_.input_shapes.find("");
+    if (ov != options_.input_shapes.end()) {
+      shape = ov->second;
+    } else {
+      const auto& dims = tt.shape().dim();
+      for (int d = 0; d < dims.size(); ++d) {
+        if (dims[d].has_dim_value() && dims[d].dim_value() > 0) {
+          shape.push_back(dims[d].dim_value());
+        } else if (d == 0) {
+          shape.push_back(1);  // a symbolic batch dimension: default to batch 1
+        } else {
+          return invalid_argument("graph input '" + in.name() + "' has an unknown size on axis " + std::to_string(d) +
+                                  " ('" + dims[d].dim_param() + "'); give its shape explicitly (--input-shape)");
+        }
+      }
+    }
+    values_[in.name()] = out_.graph.add_input(in.name(), DType::kF32, shape);
+  }
+  return Status::ok();
+}
+
+Status Importer::import_node(const onnx::NodeProto& n, int opset) {
+  NodeContext ctx(*this, n, opset);
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    return ctx.fail("operator domain '" + n.domain() + "' is not supported");
+  const OpTable& table = op_table();
+  auto it = table.find(n.op_type());
+  if (it == table.end()) return ctx.fail("operator is not supported by kiln");
+  return it->second(ctx);
+}
+
+Expected<ImportedModel> Importer::run(const onnx::ModelProto& model) {
+  int opset = 0;
+  for (const auto& os : model.opset_import())
+    if (os.domain().empty() || os.domain() == "ai.onnx") opset = static_cast<int>(os.version());
+  if (opset == 0) opset = 1;
+  if (opset < kMinOpset || opset > kMaxOpset)
+    return unsupported("ONNX opset " + std::to_string(opset) + " is not supported (kiln reads opsets " +
+                       std::to_string(kMinOpset) + " to " + std::to_string(kMaxOpset) + ")");
+  out_.opset = opset;
+  out_.producer = model.producer_name() + " " + model.producer_version();
+  const auto& g = model.graph();
+  KILN_RETURN_IF_ERROR(import_inputs(g));
+  for (const auto& n : g.node()) KILN_RETURN_IF_ERROR(import_node(n, opset));
+  for (const auto& o : g.output()) {
+    auto v = value(o.name());
+    if (!v) {
+      if (is_const(o.name()))
+        return unsupported("graph output '" + o.name() + "' is a constant (it does not depend on any input)");
+      return invalid_model("graph output '" + o.name() + "' is never produced");
+    }
+    int id = *v;
+    // An output that is directly an input or weight gets an identity node so it has storage.
+    if (out_.graph.values[id].kind != ValueKind::kActivation) {
+      id = out_.graph.add_node(o.name() + "/identity", "Identity", std::monostate{}, {id},
+                               out_.graph.values[id].shape);
+    }
+    out_.graph.values[id].name = o.name();
+    out_.graph.mark_output(id);
+  }
+  if (out_.graph.outputs.empty()) return invalid_model("the graph has no outputs");
+  out_.graph.remove_dead();
+  KILN_RETURN_IF_ERROR(out_.graph.verify());
+  return std::move(out_);
+}
+
+}  // namespace kiln::onnx_import
+
+namespace kiln {
+
+Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
+                                          const ImportOptions& options) {
+  onnx::ModelProto model;
+  google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
+  google::protobuf::io::CodedInputStream coded(&raw);
+  coded.SetTotalBytesLimit(std::numeric_limits<int>::max());
+  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
+    return invalid_model("not a valid ONNX model: the protobuf does not parse (the file is truncated, corrupt, or "
+                         "not an ONNX file)");
+  if (!model.has_graph() || model.graph().node_size() == 0)
+    return invalid_model("not a valid ONNX model: it has no graph nodes");
+  if (model.ir_version() <= 0) return invalid_model("not a valid ONNX model: ir_version is missing");
+  onnx_import::Importer imp(base_dir, options);
+  return imp.run(model);
+}
+
+Expected<ImportedModel> import_onnx(const std::string& path, const ImportOptions& options) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return not_found("cannot open '" + path + "'");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  auto dir = onnx_import::dir_of(path);
+  auto m = import_onnx_bytes(ss.str(), dir, options);
+  if (!m) return m.error().with_context("'" + path + "'");
+  return m;
+}
+
+}  // namespace kiln

@@ -1,0 +1,107 @@
+// ONNX Resize (opsets 10-17) and Upsample (7-9) -> ResizeAttrs over H and W.
+#include <cmath>
+
+#include "import/onnx/importer.h"
+
+namespace kiln::onnx_import {
+namespace {
+
+Expected<CoordTransform> coord_of(const NodeContext& c, const std::string& s) {
+  if (s == "half_pixel") return CoordTransform::kHalfPixel;
+  if (s == "pytorch_half_pixel") return CoordTransform::kPytorchHalfPixel;
+  if (s == "align_corners") return CoordTransform::kAlignCorners;
+  if (s == "asymmetric") return CoordTransform::kAsymmetric;
+  if (s == "tf_half_pixel_for_nn") return CoordTransform::kTfHalfPixelForNn;
+  return c.fail("coordinate_transformation_mode '" + s + "' is not supported");
+}
+
+Expected<NearestRounding> rounding_of(const NodeContext& c, const std::string& s) {
+  if (s == "round_prefer_floor") return NearestRounding::kRoundPreferFloor;
+  if (s == "round_prefer_ceil") return NearestRounding::kRoundPreferCeil;
+  if (s == "floor") return NearestRounding::kFloor;
+  if (s == "ceil") return NearestRounding::kCeil;
+  return c.fail("nearest_mode '" + s + "' is not supported");
+}
+
+Expected<ResizeMode> mode_of(const NodeContext& c) {
+  std::string m = c.attr_string("mode", "nearest");
+  if (m == "nearest") return ResizeMode::kNearest;
+  if (m == "linear" || m == "bilinear") return ResizeMode::kLinear;
+  return c.fail("mode '" + m + "' is not supported (kiln supports nearest and linear)");
+}
+
+// Fills out_size and scales from either per-axis scales or target sizes of a 4-D input.
+Status resolve_size(const NodeContext& c, const Shape& x, const std::vector<float>& scales,
+                    const std::vector<int64_t>& sizes, ResizeAttrs& a) {
+  if (x.size() != 4) return c.fail("only 4-D NCHW inputs can be resized");
+  if (!sizes.empty()) {
+    if (sizes.size() != 4) return c.bad("sizes must have 4 values");
+    if (sizes[0] != x[0] || sizes[1] != x[1]) return c.fail("resizing the batch or channel axis is not supported");
+    for (int i = 0; i < 2; ++i) {
+      a.out_size[i] = sizes[2 + i];
+      a.scales[i] = static_cast<float>(sizes[2 + i]) / static_cast<float>(x[2 + i]);
+    }
+    return Status::ok();
+  }
+  if (scales.size() != 4) return c.bad("scales must have 4 values");
+  if (scales[0] != 1.0f || scales[1] != 1.0f) return c.fail("resizing the batch or channel axis is not supported");
+  for (int i = 0; i < 2; ++i) {
+    if (!(scales[2 + i] > 0.0f)) return c.bad("scales must be positive");
+    a.scales[i] = scales[2 + i];
+    a.out_size[i] = static_cast<int64_t>(std::floor(static_cast<double>(x[2 + i]) * scales[2 + i]));
+  }
+  return Status::ok();
+}
+
+Status translate_resize(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  ResizeAttrs a;
+  KILN_ASSIGN_OR_RETURN(a.mode, mode_of(c));
+  std::vector<float> scales;
+  std::vector<int64_t> sizes;
+  if (c.opset() < 11) {
+    a.coord = CoordTransform::kAsymmetric;
+    a.nearest = NearestRounding::kFloor;
+    KILN_ASSIGN_OR_RETURN(Tensor s, c.const_value(1));
+    scales = s.to_f32();
+  } else {
+    KILN_ASSIGN_OR_RETURN(a.coord, coord_of(c, c.attr_string("coordinate_transformation_mode", "half_pixel")));
+    KILN_ASSIGN_OR_RETURN(a.nearest, rounding_of(c, c.attr_string("nearest_mode", "round_prefer_floor")));
+    if (c.attr_int("exclude_outside", 0) != 0) return c.fail("exclude_outside=1 is not supported");
+    if (c.has_input(3)) { KILN_ASSIGN_OR_RETURN(sizes, c.const_ints(3)); }
+    if (sizes.empty() && c.has_input(2)) {
+      KILN_ASSIGN_OR_RETURN(Tensor s, c.const_value(2));
+      scales = s.to_f32();
+    }
+    if (scales.empty() && sizes.empty()) return c.bad("neither scales nor sizes is given");
+  }
+  KILN_RETURN_IF_ERROR(resolve_size(c, x, scales, sizes, a));
+  if (a.out_size[0] == x[2] && a.out_size[1] == x[3] && a.scales[0] == 1.0f && a.scales[1] == 1.0f)
+    return c.alias(0, 0);
+  return c.emit(a, {0});
+}
+
+Status translate_upsample(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  ResizeAttrs a;
+  KILN_ASSIGN_OR_RETURN(a.mode, mode_of(c));
+  // Upsample maps output to input coordinates as x_in = x_out / scale.
+  a.coord = CoordTransform::kAsymmetric;
+  a.nearest = NearestRounding::kFloor;
+  std::vector<float> scales = c.attr_floats("scales");
+  if (c.opset() >= 9) {
+    KILN_ASSIGN_OR_RETURN(Tensor s, c.const_value(1));
+    scales = s.to_f32();
+  }
+  KILN_RETURN_IF_ERROR(resolve_size(c, x, scales, {}, a));
+  return c.emit(a, {0});
+}
+
+}  // namespace
+
+void register_resize_ops(OpTable& t) {
+  t["Resize"] = translate_resize;
+  t["Upsample"] = translate_upsample;
+}
+
+}  // namespace kiln::onnx_import

@@ -1,0 +1,86 @@
+#include "ops/common.h"
+
+namespace kiln::ops {
+
+dnnl::primitive_attr base_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void add_primitive(CompileContext& ctx, const Node& n, const std::string& kind, dnnl::primitive prim,
+                   const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, TensorRef>> args) {
+  md_t scratch = pd.scratchpad_desc();
+  if (scratch.get_size() > 0) args.emplace_back(DNNL_ARG_SCRATCHPAD, ctx.scratchpad(scratch));
+  auto step = std::make_unique<PrimitiveStep>(std::move(prim), args);
+  for (const auto& [id, ref] : args) {
+    if (id == DNNL_ARG_SCRATCHPAD) continue;
+    (id == DNNL_ARG_DST || id == DNNL_ARG_TO ? step->writes : step->reads).push_back(ref);
+  }
+  step->name = n.name;
+  step->kind = kind;
+  step->impl = pd.impl_info_str();
+  step->flops = node_flops(ctx.graph(), n);
+  ctx.add_step(std::move(step));
+}
+
+Status add_reference_step(CompileContext& ctx, const Node& n) {
+  std::vector<Shape> shapes;
+  std::vector<TensorRef> reads;
+  for (int in : n.inputs) {
+    shapes.push_back(ctx.shape(in));
+    reads.push_back(ctx.read(in, plain_md(ctx.shape(in))));
+  }
+  int out = n.outputs[0];
+  TensorRef w = ctx.define(out, plain_md(ctx.shape(out)));
+  auto step = std::make_unique<ReferenceStep>(n.attrs, shapes, ctx.shape(out));
+  step->name = n.name;
+  step->kind = std::string("reference:") + op_kind_name(n.kind());
+  step->impl = "kiln naive reference";
+  step->flops = node_flops(ctx.graph(), n);
+  step->reads = std::move(reads);
+  step->writes = {w};
+  ctx.add_step(std::move(step));
+  return Status::ok();
+}
+
+std::optional<Eltwise> eltwise_of(const UnaryAttrs& u) {
+  switch (u.kind) {
+    case UnaryKind::kRelu: return Eltwise{algorithm::eltwise_relu, 0.0f, 0.0f};
+    case UnaryKind::kLeakyRelu: return Eltwise{algorithm::eltwise_relu, u.alpha, 0.0f};
+    case UnaryKind::kElu: return Eltwise{algorithm::eltwise_elu, u.alpha, 0.0f};
+    case UnaryKind::kSigmoid: return Eltwise{algorithm::eltwise_logistic, 0.0f, 0.0f};
+    case UnaryKind::kTanh: return Eltwise{algorithm::eltwise_tanh, 0.0f, 0.0f};
+    case UnaryKind::kClip: return Eltwise{algorithm::eltwise_clip_v2, u.alpha, u.beta};
+    case UnaryKind::kHardSwish: return Eltwise{algorithm::eltwise_hardswish, 0.0f, 0.0f};
+    case UnaryKind::kExp: return Eltwise{algorithm::eltwise_exp, 0.0f, 0.0f};
+    case UnaryKind::kAbs: return Eltwise{algorithm::eltwise_abs, 0.0f, 0.0f};
+    case UnaryKind::kSqrt: return Eltwise{algorithm::eltwise_sqrt, 0.0f, 0.0f};
+    case UnaryKind::kNeg: return Eltwise{algorithm::eltwise_linear, -1.0f, 0.0f};
+    case UnaryKind::kHardSigmoid: return std::nullopt;  // no single oneDNN 2.6 algorithm
+  }
+  return std::nullopt;
+}
+
+Status apply_post_ops(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops,
+                      dnnl::primitive_attr& attr, std::vector<std::pair<int, TensorRef>>& args) {
+  dnnl::post_ops po;
+  int index = 0;
+  for (const PostOp& p : post_ops) {
+    if (p.kind == PostOp::Kind::kUnary) {
+      auto e = eltwise_of(p.unary);
+      if (!e) return unsupported(std::string("fused activation ") + unary_kind_name(p.unary.kind));
+      po.append_eltwise(1.0f, e->alg, e->alpha, e->beta);
+    } else {
+      int other = n.inputs.at(p.input_index);
+      md_t md = ctx.md(other);
+      po.append_binary(algorithm::binary_add, md);
+      args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, ctx.read(other, md));
+    }
+    ++index;
+  }
+  attr.set_post_ops(po);
+  return Status::ok();
+}
+
+}  // namespace kiln::ops

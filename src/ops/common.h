@@ -1,0 +1,49 @@
+// Helpers shared by the op compilers in this directory.
+#pragma once
+
+#include <optional>
+
+#include "plan/compile_context.h"
+#include "plan/steps.h"
+
+namespace kiln::ops {
+
+using dnnl::algorithm;
+using dnnl::memory;
+using dnnl::prop_kind;
+
+// Every primitive uses a user-managed scratchpad, placed in the arena.
+dnnl::primitive_attr base_attr();
+
+// Adds a oneDNN primitive step. Args with DST/TO ids are writes, the rest reads; the
+// scratchpad argument is added when the primitive needs one.
+void add_primitive(CompileContext& ctx, const Node& n, const std::string& kind, dnnl::primitive prim,
+                   const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, TensorRef>> args);
+
+// Runs the node's naive reference kernel on plain layouts: for ops oneDNN cannot do.
+Status add_reference_step(CompileContext& ctx, const Node& n);
+
+// The oneDNN eltwise algorithm for a unary function, if there is one.
+struct Eltwise {
+  algorithm alg;
+  float alpha, beta;
+};
+std::optional<Eltwise> eltwise_of(const UnaryAttrs& u);
+
+// Appends the node's fused post-ops to `attr`; tensors they read become `args`.
+Status apply_post_ops(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops,
+                      dnnl::primitive_attr& attr, std::vector<std::pair<int, TensorRef>>& args);
+
+Status compile_conv(CompileContext& ctx, const Node& n);
+Status compile_conv_transpose(CompileContext& ctx, const Node& n);
+Status compile_pool(CompileContext& ctx, const Node& n);
+Status compile_batch_norm(CompileContext& ctx, const Node& n);
+Status compile_unary(CompileContext& ctx, const Node& n);
+Status compile_binary(CompileContext& ctx, const Node& n);
+Status compile_softmax(CompileContext& ctx, const Node& n);
+Status compile_concat(CompileContext& ctx, const Node& n);
+Status compile_resize(CompileContext& ctx, const Node& n);
+Status compile_reshape(CompileContext& ctx, const Node& n);
+Status compile_identity(CompileContext& ctx, const Node& n);
+
+}  // namespace kiln::ops

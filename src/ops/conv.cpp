@@ -1,0 +1,123 @@
+// Conv on oneDNN: layouts chosen by oneDNN ("any"), fused post-ops, and weight slots whose
+// recipes fold a batch norm at packing time.
+#include "ops/common.h"
+
+namespace kiln::ops {
+
+namespace {
+
+// Weights as oneDNN wants their logical dims: [M, C, kh, kw] or [g, M/g, C/g, kh, kw].
+memory::dims conv_weight_dims(const Shape& w, int64_t group) {
+  if (group == 1) return to_dims(w);
+  return {group, w[0] / group, w[1], w[2], w[3]};
+}
+
+WeightSlot bn_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTransform t, int first_input) {
+  WeightSlot s;
+  s.transform = t;
+  s.out_channels = g.values[n.inputs[1]].shape[0];
+  auto add_source = [&](int input_index) {
+    if (input_index < 0) {
+      s.sources.emplace_back();
+      s.source_shapes.push_back({s.out_channels});
+      return;
+    }
+    const Value& v = g.values[n.inputs[input_index]];
+    s.sources.push_back(v.name);
+    s.source_shapes.push_back(v.shape);
+  };
+  add_source(first_input);
+  if (a.folded_bn.present) {
+    s.folded_bn = true;
+    s.bn_epsilon = a.folded_bn.epsilon;
+    for (int i : {a.folded_bn.gamma_input, a.folded_bn.beta_input, a.folded_bn.mean_input, a.folded_bn.var_input})
+      add_source(i);
+  }
+  return s;
+}
+
+}  // namespace
+
+Status compile_conv(CompileContext& ctx, const Node& n) {
+  const auto& a = std::get<ConvAttrs>(n.attrs);
+  const Graph& g = ctx.graph();
+  const Shape& x = ctx.shape(n.inputs[0]);
+  const Shape& w = ctx.shape(n.inputs[1]);
+  const Shape& y = ctx.shape(n.outputs[0]);
+  bool with_bias = a.has_bias || a.folded_bn.present;
+  memory::dims wdims = conv_weight_dims(w, a.group);
+  md_t w_any(wdims, memory::data_type::f32, tag::any);
+  md_t b_any({w[0]}, memory::data_type::f32, tag::any);
+  memory::dims strides{a.strides[0], a.strides[1]};
+  memory::dims dilates{a.dilations[0] - 1, a.dilations[1] - 1};
+  memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2], a.pads[3]};
+
+  std::vector<std::pair<int, TensorRef>> args;
+  dnnl::primitive_attr attr = base_attr();
+  KILN_RETURN_IF_ERROR(apply_post_ops(ctx, n, a.post_ops, attr, args));
+  auto desc = with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
+                                                          any_md(x), w_any, b_any, any_md(y), strides, dilates, pad_l,
+                                                          pad_r)
+                        : dnnl::convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
+                                                          any_md(x), w_any, any_md(y), strides, dilates, pad_l, pad_r);
+  dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine());
+
+  args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));
+  WeightSlot ws = bn_slot(g, n, a, WeightTransform::kConvWeights, 1);
+  ws.source_tag = a.group == 1 ? tag::oihw : tag::goihw;
+  ws.packed_md = pd.weights_desc();
+  args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
+  if (with_bias) {
+    WeightSlot bs = bn_slot(g, n, a, WeightTransform::kConvBias, a.has_bias ? 2 : -1);
+    bs.source_tag = tag::a;
+    bs.packed_md = pd.bias_desc();
+    args.emplace_back(DNNL_ARG_BIAS, ctx.weight(std::move(bs)));
+  }
+  args.emplace_back(DNNL_ARG_DST, ctx.define(n.outputs[0], pd.dst_desc()));
+  add_primitive(ctx, n, "conv", dnnl::convolution_forward(pd), pd, std::move(args));
+  return Status::ok();
+}
+
+Status compile_conv_transpose(CompileContext& ctx, const Node& n) {
+  const auto& a = std::get<ConvTransposeAttrs>(n.attrs);
+  const Graph& g = ctx.graph();
+  const Shape& x = ctx.shape(n.inputs[0]);
+  const Shape& w = ctx.shape(n.inputs[1]);  // [C, M/g, kh, kw]
+  const Shape& y = ctx.shape(n.outputs[0]);
+  // oneDNN pads must be non-negative; output_padding (a negative end pad) goes the slow way.
+  for (int64_t p : a.pads)
+    if (p < 0) return add_reference_step(ctx, n);
+  int64_t m = y[1];
+  memory::dims wdims = a.group == 1 ? memory::dims{m, w[0], w[2], w[3]}
+                                    : memory::dims{a.group, m / a.group, w[0] / a.group, w[2], w[3]};
+  md_t w_any(wdims, memory::data_type::f32, tag::any);
+  memory::dims strides{a.strides[0], a.strides[1]};
+  memory::dims dilates{a.dilations[0] - 1, a.dilations[1] - 1};
+  memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2], a.pads[3]};
+  std::vector<std::pair<int, TensorRef>> args;
+  dnnl::primitive_attr attr = base_attr();
+  KILN_RETURN_IF_ERROR(apply_post_ops(ctx, n, a.post_ops, attr, args));
+  md_t b_any({m}, memory::data_type::f32, tag::any);
+  auto desc = a.has_bias ? dnnl::deconvolution_forward::desc(prop_kind::forward_inference,
+                                                             algorithm::deconvolution_direct, any_md(x), w_any, b_any,
+                                                             any_md(y), strides, dilates, pad_l, pad_r)
+                         : dnnl::deconvolution_forward::desc(prop_kind::forward_inference,
+                                                             algorithm::deconvolution_direct, any_md(x), w_any,
+                                                             any_md(y), strides, dilates, pad_l, pad_r);
+  dnnl::deconvolution_forward::primitive_desc pd(desc, attr, ctx.engine());
+  args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));
+  // ONNX stores [C_in, C_out/g, kh, kw]: exactly oneDNN's "iohw" view of [C_out, C_in, kh, kw].
+  WeightSlot ws;
+  ws.transform = WeightTransform::kCopy;
+  ws.sources = {g.values[n.inputs[1]].name};
+  ws.source_shapes = {w};
+  ws.source_tag = a.group == 1 ? tag::iohw : tag::giohw;
+  ws.packed_md = pd.weights_desc();
+  args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
+  if (a.has_bias) args.emplace_back(DNNL_ARG_BIAS, ctx.read(n.inputs[2], pd.bias_desc()));
+  args.emplace_back(DNNL_ARG_DST, ctx.define(n.outputs[0], pd.dst_desc()));
+  add_primitive(ctx, n, "deconv", dnnl::deconvolution_forward(pd), pd, std::move(args));
+  return Status::ok();
+}
+
+}  // namespace kiln::ops

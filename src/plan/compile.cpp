@@ -1,0 +1,43 @@
+#include <chrono>
+
+#include "plan/compile_context.h"
+
+namespace kiln {
+
+std::string WeightSlot::describe() const {
+  std::string s = sources.empty() || sources[0].empty() ? std::string("(zero bias)") : sources[0];
+  if (folded_bn) s += " + folded batch norm";
+  return s;
+}
+
+Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const CompileOptions&) {
+  KILN_RETURN_IF_ERROR(g.verify());
+  auto plan = std::make_shared<Plan>();
+  CompileContext ctx(g, *plan);
+  for (int v : g.inputs) {
+    if (g.values[v].dtype != DType::kF32)
+      return unsupported("input '" + g.values[v].name + "' is " + dtype_name(g.values[v].dtype) + "; kiln takes float32");
+    TensorRef r = ctx.define(v, plain_md(g.values[v].shape));
+    plan->inputs.push_back({g.values[v].name, g.values[v].shape, r});
+  }
+  for (const Node& n : g.nodes) {
+    try {
+      Status s = compile_node(ctx, n);
+      if (!s) return s.with_context("compiling node '" + n.name + "' (" + n.source_op + ")");
+    } catch (const dnnl::error& e) {
+      // oneDNN reports configurations it cannot build by throwing; keep that inside.
+      return unsupported("compiling node '" + n.name + "' (" + n.source_op + "): oneDNN: " + e.what());
+    }
+    plan->flops += node_flops(g, n);
+  }
+  try {
+    KILN_RETURN_IF_ERROR(ctx.finish());
+  } catch (const dnnl::error& e) {
+    return internal_error(std::string("finishing the plan: oneDNN: ") + e.what());
+  }
+  for (const WeightSlot& s : plan->weight_slots) plan->weight_bytes += s.packed_md.get_size();
+  plan->fingerprint = fingerprint(g);
+  return std::shared_ptr<const Plan>(std::move(plan));
+}
+
+}  // namespace kiln

@@ -1,0 +1,75 @@
+// What an op's compile function sees: the graph, where each value lives and in which
+// layout, and ways to add steps, weight slots and arena buffers.
+#pragma once
+
+#include <map>
+
+#include "plan/layout.h"
+#include "plan/plan.h"
+
+namespace kiln {
+
+class CompileContext {
+ public:
+  CompileContext(const Graph& g, Plan& plan) : g_(g), plan_(plan), values_(g.values.size()) {
+    plan_.scratchpad_buffer = new_buffer(0);
+  }
+
+  const Graph& graph() const { return g_; }
+  const dnnl::engine& engine() const { return plan_.engine; }
+  const Shape& shape(int v) const { return g_.values[v].shape; }
+  bool is_weight(int v) const { return g_.values[v].kind == ValueKind::kWeight; }
+
+  // The layout value `v` currently has (activations and inputs; weights are plain).
+  md_t md(int v) const;
+  // `v` in layout `want`: the value itself, or a reorder of it (made once and reused).
+  // A weight yields a weight slot packed to `want`.
+  TensorRef read(int v, const md_t& want);
+  TensorRef read_as_is(int v) { return read(v, md(v)); }
+  // Gives activation `v` storage of its own in layout `md`.
+  TensorRef define(int v, const md_t& md);
+  // Makes activation `v` a view of `src`'s bytes with another shape/layout (reshape).
+  TensorRef define_alias(int v, const TensorRef& src, const md_t& md);
+  // A weight slot with an explicit recipe.
+  TensorRef weight(WeightSlot slot);
+
+  // Adds a step; its reads/writes extend the lifetimes of the buffers they touch.
+  void add_step(std::unique_ptr<Step> step);
+  // oneDNN's scratchpad for a primitive; one shared region sized for the largest need.
+  TensorRef scratchpad(const md_t& md) {
+    scratchpad_bytes_ = std::max(scratchpad_bytes_, md.get_size());
+    TensorRef r;
+    r.md = md;
+    r.buffer = plan_.scratchpad_buffer;
+    return r;
+  }
+  // Redirects buffer `b` into the storage of buffer `into` at a byte offset (in-place concat).
+  bool place_inside(int b, int into, size_t offset);
+  // True when buffer `b` belongs to exactly one value and nobody was placed inside it.
+  bool owns_storage(int b) const;
+  const TensorRef& ref(int v) const { return values_[v].ref; }
+
+  // Finishes the plan: graph I/O, memory planning.
+  Status finish();
+
+ private:
+  struct ValueState {
+    TensorRef ref;
+    bool defined = false;
+    std::map<std::string, TensorRef> converted;  // keyed by layout string, for reuse
+  };
+  int new_buffer(size_t bytes);
+
+  const Graph& g_;
+  Plan& plan_;
+  std::vector<ValueState> values_;
+  std::vector<size_t> storage_bytes_;
+  std::vector<int> storage_first_, storage_last_;
+  std::vector<int> buffer_first_, buffer_last_;
+  size_t scratchpad_bytes_ = 0;
+};
+
+// Compiles one node into steps. One function per op kind, in src/ops/.
+Status compile_node(CompileContext& ctx, const Node& node);
+
+}  // namespace kiln

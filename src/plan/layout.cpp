@@ -1,0 +1,65 @@
+#include "plan/layout.h"
+
+#include <sstream>
+
+#include "plan/plan.h"
+
+namespace kiln {
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::memory::dims to_dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }
+
+tag plain_tag(size_t rank) {
+  switch (rank) {
+    case 0:
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    case 6: return tag::abcdef;
+    default: return tag::undef;
+  }
+}
+
+md_t plain_md(const Shape& s) {
+  if (s.empty()) return md_t({1}, dnnl::memory::data_type::f32, tag::a);
+  return md_t(to_dims(s), dnnl::memory::data_type::f32, plain_tag(s.size()));
+}
+
+md_t any_md(const Shape& s) { return md_t(to_dims(s), dnnl::memory::data_type::f32, tag::any); }
+
+bool is_plain(const md_t& md) {
+  auto dims = md.dims();
+  if (dims.empty()) return true;
+  return md == md_t(dims, md.data_type(), plain_tag(dims.size()));
+}
+
+int channel_block(const md_t& md) {
+  auto dims = md.dims();
+  if (dims.size() != 4) return 0;
+  if (md == md_t(dims, md.data_type(), tag::abcd)) return 1;
+  if (md == md_t(dims, md.data_type(), tag::aBcd8b)) return 8;
+  if (md == md_t(dims, md.data_type(), tag::aBcd16b)) return 16;
+  return 0;
+}
+
+std::string md_to_string(const md_t& md) {
+  std::ostringstream os;
+  auto dims = md.dims();
+  os << '[';
+  for (size_t i = 0; i < dims.size(); ++i) os << (i ? "," : "") << dims[i];
+  os << ']';
+  int b = channel_block(md);
+  if (b == 1) os << " nchw";
+  else if (b) os << " nChw" << b << "c";
+  else if (is_plain(md)) os << " plain";
+  else os << " blocked";
+  return os.str();
+}
+
+}  // namespace kiln

@@ -1,0 +1,108 @@
+// The compiled, immutable form of one architecture at one input shape.
+//
+//   auto plan = kiln::compile_plan(graph, {});          // Expected<std::shared_ptr<const Plan>>
+//   auto weights = kiln::pack(**plan, raw_weights);     // weights/weights.h
+//   kiln::Runner runner;                                // engine/runner.h
+//   auto outputs = runner.run(**plan, **weights, {input});
+//
+// A Plan holds oneDNN primitives (which hold no data), the arena layout, and one weight
+// slot per packed weight tensor with the recipe that produces it. It never points at
+// weight values, so any number of weight packs can run on one plan.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "graph/graph.h"
+
+namespace kiln {
+
+class Weights;
+
+// Where a tensor lives at run time: in a buffer of the arena, or in a weight slot.
+struct TensorRef {
+  dnnl::memory::desc md;
+  int buffer = -1;       // arena buffer id (resolved to an offset through Plan::buffers)
+  int weight_slot = -1;  // or a weight slot of the weight pack
+  bool is_weight() const { return weight_slot >= 0; }
+};
+
+// An arena buffer: bound to a storage (which the memory planner places) at a byte offset.
+// Buffers of values that alias (reshape, in-place concat) share a storage.
+struct Buffer {
+  int storage = -1;
+  size_t offset_in_storage = 0;
+};
+
+// How a weight slot's packed contents are made from raw weights.
+enum class WeightTransform : uint8_t {
+  kCopy,          // source 0, reinterpreted with `source_tag`, reordered to the packed layout
+  kConvWeights,   // as kCopy, each output channel scaled by a folded batch norm if present
+  kConvBias,      // bias (or zeros) adjusted by a folded batch norm if present
+};
+
+struct WeightSlot {
+  WeightTransform transform = WeightTransform::kCopy;
+  // Graph weight names this slot reads: [w or b, (gamma, beta, mean, var)]; for kConvBias
+  // without a bias, the first name is empty.
+  std::vector<std::string> sources;
+  std::vector<Shape> source_shapes;
+  dnnl::memory::format_tag source_tag = dnnl::memory::format_tag::undef;
+  dnnl::memory::desc packed_md;
+  bool folded_bn = false;
+  float bn_epsilon = 0.0f;
+  int64_t out_channels = 0;  // for the batch-norm transforms
+  std::string describe() const;
+};
+
+struct ExecContext;
+
+class Step {
+ public:
+  virtual ~Step() = default;
+  virtual void run(ExecContext& ctx) const = 0;
+
+  std::string name;      // the graph node it comes from (or a description)
+  std::string kind;      // e.g. "conv", "reorder", "pool", "reference:Pad"
+  std::string impl;      // the implementation oneDNN chose, e.g. "brg:avx512_core"
+  double flops = 0;
+  std::vector<TensorRef> reads, writes;
+};
+
+struct PlanIO {
+  std::string name;
+  Shape shape;
+  TensorRef ref;  // plain row-major f32
+};
+
+// The one CPU engine of the process: plans, weight packs and runners all use it.
+const dnnl::engine& cpu_engine();
+
+struct Plan {
+  dnnl::engine engine = cpu_engine();
+  std::vector<std::unique_ptr<Step>> steps;
+  std::vector<Buffer> buffers;
+  std::vector<size_t> storage_offsets;
+  size_t arena_bytes = 0;
+  int scratchpad_buffer = -1;
+  std::vector<WeightSlot> weight_slots;
+  std::vector<PlanIO> inputs, outputs;
+  uint64_t fingerprint = 0;
+  double flops = 0;
+  size_t weight_bytes = 0;  // packed weight bytes a weight pack for this plan holds
+
+  // The address of a tensor in this arena / weight pack.
+  void* address(const TensorRef& r, uint8_t* arena, const Weights& w) const;
+};
+
+struct CompileOptions {
+  // Nothing to choose yet for issue #2 (fp32, the host ISA); kept so callers do not change
+  // when precision and per-layer algorithm choices arrive.
+};
+
+Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const CompileOptions& options);
+
+}  // namespace kiln

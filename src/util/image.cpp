@@ -1,0 +1,41 @@
+// Image decoding/encoding through stb (Debian's libstb).
+#include <algorithm>
+#include <vector>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include "kiln/io.h"
+
+namespace kiln {
+
+Expected<Tensor> read_image(const std::string& path, int channels) {
+  if (channels != 1 && channels != 3) return invalid_argument("images can be read as 1 or 3 channels, not " + std::to_string(channels));
+  int w = 0, h = 0, c = 0;
+  unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, channels);
+  if (!px) return invalid_argument("cannot decode image '" + path + "': " + stbi_failure_reason());
+  Tensor t = Tensor::zeros(DType::kF32, {1, channels, h, w});
+  float* out = t.data<float>();
+  for (int ch = 0; ch < channels; ++ch)
+    for (int i = 0; i < w * h; ++i) out[ch * w * h + i] = px[i * channels + ch] / 255.0f;
+  stbi_image_free(px);
+  return t;
+}
+
+Status write_mask_png(const std::string& path, const Tensor& t, float threshold) {
+  const Shape& s = t.shape();
+  if (s.size() < 2 || t.dtype() != DType::kF32) return invalid_argument("a mask must be a float32 tensor [.., H, W]");
+  int64_t h = s[s.size() - 2], w = s[s.size() - 1];
+  if (t.elements() != h * w)
+    return invalid_argument("a mask PNG needs a single-channel output, got shape " + shape_to_string(s));
+  std::vector<unsigned char> px(static_cast<size_t>(h * w));
+  const float* v = t.data<float>();
+  for (size_t i = 0; i < px.size(); ++i)
+    px[i] = threshold >= 0 ? (v[i] >= threshold ? 255 : 0)
+                           : static_cast<unsigned char>(std::clamp(v[i], 0.0f, 1.0f) * 255.0f + 0.5f);
+  if (!stbi_write_png(path.c_str(), static_cast<int>(w), static_cast<int>(h), 1, px.data(), static_cast<int>(w)))
+    return io_error("cannot write '" + path + "'");
+  return Status::ok();
+}
+
+}  // namespace kiln

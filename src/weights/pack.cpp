@@ -1,0 +1,109 @@
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "plan/layout.h"
+#include "weights/weights.h"
+
+namespace kiln {
+
+namespace {
+constexpr size_t kSlotAlignment = 64;
+
+// Per-output-channel scale and shift of a folded batch norm.
+struct BnFold {
+  std::vector<float> scale, shift;  // y = conv * scale + shift  (shift excludes the bias)
+};
+
+Expected<Tensor> source(const RawWeights& raw, const WeightSlot& s, size_t i) {
+  const std::string& name = s.sources[i];
+  const Tensor* t = raw.find(name);
+  if (!t) return not_found("weight '" + name + "' is missing (needed by " + s.describe() + ")");
+  if (t->dtype() != DType::kF32)
+    return invalid_argument("weight '" + name + "' is " + dtype_name(t->dtype()) + ", expected float32");
+  if (t->shape() != s.source_shapes[i])
+    return invalid_argument("weight '" + name + "' has shape " + shape_to_string(t->shape()) + ", the plan expects " +
+                            shape_to_string(s.source_shapes[i]));
+  return *t;
+}
+
+Expected<BnFold> bn_fold(const RawWeights& raw, const WeightSlot& s) {
+  BnFold f;
+  KILN_ASSIGN_OR_RETURN(Tensor gamma, source(raw, s, 1));
+  KILN_ASSIGN_OR_RETURN(Tensor beta, source(raw, s, 2));
+  KILN_ASSIGN_OR_RETURN(Tensor mean, source(raw, s, 3));
+  KILN_ASSIGN_OR_RETURN(Tensor var, source(raw, s, 4));
+  for (int64_t m = 0; m < s.out_channels; ++m) {
+    float sc = gamma.data<float>()[m] / std::sqrt(var.data<float>()[m] + s.bn_epsilon);
+    f.scale.push_back(sc);
+    f.shift.push_back(beta.data<float>()[m] - mean.data<float>()[m] * sc);
+  }
+  return f;
+}
+
+// The slot's contents in plain layout, recipe applied.
+Expected<Tensor> plain_source(const RawWeights& raw, const WeightSlot& s) {
+  switch (s.transform) {
+    case WeightTransform::kCopy:
+      return source(raw, s, 0);
+    case WeightTransform::kConvWeights: {
+      KILN_ASSIGN_OR_RETURN(Tensor w, source(raw, s, 0));
+      if (!s.folded_bn) return w;
+      KILN_ASSIGN_OR_RETURN(BnFold f, bn_fold(raw, s));
+      Tensor out = w.clone();
+      int64_t per = out.elements() / s.out_channels;
+      for (int64_t m = 0; m < s.out_channels; ++m)
+        for (int64_t i = 0; i < per; ++i) out.data<float>()[m * per + i] *= f.scale[m];
+      return out;
+    }
+    case WeightTransform::kConvBias: {
+      Tensor b = Tensor::zeros(DType::kF32, {s.out_channels});
+      if (!s.sources[0].empty()) {
+        KILN_ASSIGN_OR_RETURN(Tensor given, source(raw, s, 0));
+        b = given.clone();
+      }
+      if (s.folded_bn) {
+        KILN_ASSIGN_OR_RETURN(BnFold f, bn_fold(raw, s));
+        for (int64_t m = 0; m < s.out_channels; ++m) b.data<float>()[m] = b.data<float>()[m] * f.scale[m] + f.shift[m];
+      }
+      return b;
+    }
+  }
+  return internal_error("unknown weight transform");
+}
+
+}  // namespace
+
+void Weights::Free::operator()(uint8_t* p) const { std::free(p); }
+
+Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw) {
+  auto w = std::make_shared<Weights>();
+  size_t total = 0;
+  for (const WeightSlot& s : plan.weight_slots) {
+    w->offsets_.push_back(total);
+    total += (s.packed_md.get_size() + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
+  }
+  w->bytes_ = total;
+  w->fingerprint_ = plan.fingerprint;
+  w->data_.reset(static_cast<uint8_t*>(std::aligned_alloc(kSlotAlignment, std::max<size_t>(total, kSlotAlignment))));
+  if (!w->data_) return internal_error("out of memory packing " + std::to_string(total) + " bytes of weights");
+  dnnl::stream stream(plan.engine);
+  for (size_t i = 0; i < plan.weight_slots.size(); ++i) {
+    const WeightSlot& s = plan.weight_slots[i];
+    KILN_ASSIGN_OR_RETURN(Tensor src, plain_source(raw, s));
+    md_t src_md(s.packed_md.dims(), dnnl::memory::data_type::f32, s.source_tag);
+    if (src_md.get_size() != src.bytes())
+      return internal_error("weight slot " + s.describe() + ": recipe size mismatch");
+    try {
+      dnnl::memory from(src_md, plan.engine, src.raw());
+      dnnl::memory to(s.packed_md, plan.engine, w->data_.get() + w->offsets_[i]);
+      dnnl::reorder(from, to).execute(stream, from, to);
+    } catch (const dnnl::error& e) {
+      return internal_error("packing " + s.describe() + ": oneDNN: " + e.what());
+    }
+  }
+  stream.wait();
+  return std::shared_ptr<const Weights>(std::move(w));
+}
+
+}  // namespace kiln

@@ -1,0 +1,36 @@
+// A weight pack: one model's weights, transformed and laid out for one plan.
+//
+//   kiln::Expected<std::shared_ptr<const kiln::Weights>> w = kiln::pack(*plan, raw_weights);
+//   if (!w) { /* names the first missing or mismatched tensor */ }
+//
+// Packing runs each weight slot's recorded recipe (batch-norm folding, layout reorder) on
+// the raw tensors; nothing in the plan changes, so another model of the same architecture
+// packs its own weights for the same plan.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "graph/graph.h"
+#include "plan/plan.h"
+
+namespace kiln {
+
+class Weights {
+ public:
+  const void* slot_data(int slot) const { return data_.get() + offsets_[slot]; }
+  size_t bytes() const { return bytes_; }
+  uint64_t plan_fingerprint() const { return fingerprint_; }
+
+ private:
+  friend Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw);
+  struct Free { void operator()(uint8_t* p) const; };
+  std::unique_ptr<uint8_t, Free> data_;
+  std::vector<size_t> offsets_;
+  size_t bytes_ = 0;
+  uint64_t fingerprint_ = 0;
+};
+
+Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw);
+
+}  // namespace kiln
