@@ -61,8 +61,16 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
 }
 
 Tensor Tensor::from_bytes(DType dtype, Shape shape, const void* data, size_t bytes) {
-  Tensor t = zeros(dtype, std::move(shape));
-  std::memcpy(t.raw(), data, std::min(bytes, t.bytes()));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  size_t n = std::max<size_t>(t.bytes(), 1);
+  // Not value-initialised: every byte is written below (zero-filling first would touch
+  // a large weight twice).
+  t.buf_ = std::shared_ptr<uint8_t[]>(new uint8_t[n]);
+  size_t copied = std::min(bytes, t.bytes());
+  std::memcpy(t.raw(), data, copied);
+  std::memset(static_cast<uint8_t*>(t.raw()) + copied, 0, n - copied);
   return t;
 }
 

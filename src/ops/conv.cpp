@@ -1,5 +1,7 @@
 // Conv on oneDNN: layouts chosen by oneDNN ("any"), fused post-ops, and weight slots whose
 // recipes fold a batch norm at packing time.
+#include <cstdlib>
+
 #include "ops/common.h"
 
 namespace kiln::ops {
@@ -36,6 +38,15 @@ WeightSlot bn_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTran
   return s;
 }
 
+// Activations in channel blocks of 16 (nChw16c) wherever the channel count allows: oneDNN's
+// direct AVX-512 convolutions run fastest on them, and a concat of such tensors along
+// channels can be done in place (see concat.cpp).
+md_t activation_md(const Shape& s) {
+  static const bool any = std::getenv("KILN_LAYOUT_ANY") != nullptr;
+  if (!any && s.size() == 4 && s[1] % 16 == 0) return md_t(to_dims(s), memory::data_type::f32, tag::aBcd16b);
+  return any_md(s);
+}
+
 }  // namespace
 
 Status compile_conv(CompileContext& ctx, const Node& n) {
@@ -55,11 +66,11 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   std::vector<std::pair<int, TensorRef>> args;
   dnnl::primitive_attr attr = base_attr();
   KILN_RETURN_IF_ERROR(apply_post_ops(ctx, n, a.post_ops, attr, args));
+  md_t src_md = activation_md(x), dst_md = activation_md(y);
   auto desc = with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                          any_md(x), w_any, b_any, any_md(y), strides, dilates, pad_l,
-                                                          pad_r)
+                                                          src_md, w_any, b_any, dst_md, strides, dilates, pad_l, pad_r)
                         : dnnl::convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                          any_md(x), w_any, any_md(y), strides, dilates, pad_l, pad_r);
+                                                          src_md, w_any, dst_md, strides, dilates, pad_l, pad_r);
   dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine());
 
   args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));

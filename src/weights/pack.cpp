@@ -1,3 +1,5 @@
+#include <sys/mman.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +11,7 @@ namespace kiln {
 
 namespace {
 constexpr size_t kSlotAlignment = 64;
+constexpr size_t kHugePage = size_t{2} << 20;
 
 // Per-output-channel scale and shift of a folded batch norm.
 struct BnFold {
@@ -85,8 +88,11 @@ Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights
   }
   w->bytes_ = total;
   w->fingerprint_ = plan.fingerprint;
-  w->data_.reset(static_cast<uint8_t*>(std::aligned_alloc(kSlotAlignment, std::max<size_t>(total, kSlotAlignment))));
+  // Huge-page aligned and advised: first touch of 100 MB costs ~300 ms in 4 KiB pages here.
+  size_t alloc = (std::max<size_t>(total, kSlotAlignment) + kHugePage - 1) / kHugePage * kHugePage;
+  w->data_.reset(static_cast<uint8_t*>(std::aligned_alloc(kHugePage, alloc)));
   if (!w->data_) return internal_error("out of memory packing " + std::to_string(total) + " bytes of weights");
+  madvise(w->data_.get(), alloc, MADV_HUGEPAGE);
   dnnl::stream stream(plan.engine);
   for (size_t i = 0; i < plan.weight_slots.size(); ++i) {
     const WeightSlot& s = plan.weight_slots[i];

@@ -160,8 +160,12 @@ Expected<std::string> read_external(const onnx::TensorProto& t, const std::strin
   std::string path = base_dir + "/" + location;
   std::ifstream f(path, std::ios::binary);
   if (!f) return not_found("external data file '" + path + "' cannot be opened");
-  f.seekg(offset);
+  f.seekg(0, std::ios::end);
+  int64_t file_size = static_cast<int64_t>(f.tellg());
   size_t n = length >= 0 ? static_cast<size_t>(length) : want;
+  if (offset < 0 || offset + static_cast<int64_t>(n) > file_size)
+    return invalid_model("external data file '" + path + "' is shorter than the tensor needs");
+  f.seekg(offset);
   std::string buf(n, '\0');
   f.read(buf.data(), static_cast<std::streamsize>(n));
   if (static_cast<size_t>(f.gcount()) != n)
@@ -174,10 +178,14 @@ Expected<std::string> read_external(const onnx::TensorProto& t, const std::strin
 Expected<Tensor> tensor_from_proto(const onnx::TensorProto& t, const std::string& base_dir) {
   KILN_ASSIGN_OR_RETURN(DType dt, dtype_from_onnx(t.data_type()));
   Shape shape(t.dims().begin(), t.dims().end());
-  for (int64_t d : shape)
+  constexpr int64_t kMaxElements = int64_t{1} << 36;  // far beyond any real weight; stops overflow
+  int64_t count = 1;
+  for (int64_t d : shape) {
     if (d < 0) return invalid_model("negative dimension in tensor '" + t.name() + "'");
-  Tensor out = Tensor::zeros(dt == DType::kF16 ? DType::kF32 : dt, shape);
-  size_t n = static_cast<size_t>(shape_elements(shape));
+    if (d > 0 && count > kMaxElements / d) return invalid_model("tensor '" + t.name() + "' is impossibly large");
+    count *= d;
+  }
+  size_t n = static_cast<size_t>(count);
   size_t want = n * dtype_size(dt);
   auto check = [&](size_t have) -> Status {
     if (have != n)
@@ -185,20 +193,23 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& t, const std::string
                            shape_to_string(shape) + " needs " + std::to_string(n));
     return Status::ok();
   };
-  std::string raw;
-  bool has_raw = false;
+  std::string external;
+  const std::string* raw_ptr = nullptr;  // the proto's own bytes when inline: no copy
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    KILN_ASSIGN_OR_RETURN(raw, read_external(t, base_dir, want));
-    has_raw = true;
+    KILN_ASSIGN_OR_RETURN(external, read_external(t, base_dir, want));
+    raw_ptr = &external;
   } else if (t.has_raw_data()) {
-    raw = t.raw_data();
-    has_raw = true;
+    raw_ptr = &t.raw_data();
   }
+  bool has_raw = raw_ptr != nullptr;
+  const std::string& raw = has_raw ? *raw_ptr : external;
   if (has_raw) {
     if (raw.size() != want)
       return invalid_model("tensor '" + t.name() + "' has " + std::to_string(raw.size()) + " bytes of data, its shape " +
                            shape_to_string(shape) + " needs " + std::to_string(want));
-    if (dt == DType::kF16) {
+    if (dt != DType::kF16) return Tensor::from_bytes(dt, shape, raw.data(), want);
+    Tensor out = Tensor::zeros(DType::kF32, shape);
+    {
       const auto* h = reinterpret_cast<const uint16_t*>(raw.data());
       float* o = out.data<float>();
       for (size_t i = 0; i < n; ++i) {
@@ -209,11 +220,18 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& t, const std::string
         else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
         o[i] = sign ? -v : v;
       }
-    } else {
-      std::memcpy(out.raw(), raw.data(), want);
     }
     return out;
   }
+  size_t field_count = 0;
+  switch (dt) {
+    case DType::kF32: field_count = t.float_data_size(); break;
+    case DType::kF64: field_count = t.double_data_size(); break;
+    case DType::kI64: field_count = t.int64_data_size(); break;
+    default: field_count = t.int32_data_size(); break;
+  }
+  KILN_RETURN_IF_ERROR(check(field_count));
+  Tensor out = Tensor::zeros(dt == DType::kF16 ? DType::kF32 : dt, shape);
   switch (dt) {
     case DType::kF32:
       KILN_RETURN_IF_ERROR(check(t.float_data_size()));

@@ -10,7 +10,7 @@
 namespace kiln::onnx_import {
 
 namespace {
-constexpr int kMinOpset = 7;
+constexpr int kMinOpset = 6;  // 6 differs from 7 only in legacy broadcasting, refused per node
 constexpr int kMaxOpset = 17;
 
 std::string dir_of(const std::string& path) {
@@ -152,12 +152,15 @@ Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::s
 }
 
 Expected<ImportedModel> import_onnx(const std::string& path, const ImportOptions& options) {
-  std::ifstream f(path, std::ios::binary);
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) return not_found("cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << f.rdbuf();
+  // One read into a buffer of the right size: streaming through a stringstream costs
+  // several copies of a 124 MB model.
+  std::string bytes(static_cast<size_t>(f.tellg()), '\0');
+  f.seekg(0);
+  if (!f.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) return io_error("cannot read '" + path + "'");
   auto dir = onnx_import::dir_of(path);
-  auto m = import_onnx_bytes(ss.str(), dir, options);
+  auto m = import_onnx_bytes(bytes, dir, options);
   if (!m) return m.error().with_context("'" + path + "'");
   return m;
 }

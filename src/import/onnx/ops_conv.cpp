@@ -55,7 +55,8 @@ Status translate_conv_transpose(NodeContext& c) {
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       int64_t target = out_shape.empty() ? x[2 + i] * strides[i] : out_shape[i];
       int64_t total = full - target;
-      if (auto_pad == "SAME_UPPER") { begin = total / 2; end = total - total / 2; }
+      if (total < 0) { begin = 0; end = total; }  // a larger output grows at the end, like output_padding
+      else if (auto_pad == "SAME_UPPER") { begin = total / 2; end = total - total / 2; }
       else { begin = total - total / 2; end = total / 2; }
     } else if (auto_pad != "NOTSET" && auto_pad != "VALID") {
       return c.fail("auto_pad '" + auto_pad + "' is not supported");

@@ -30,6 +30,22 @@ Status translate_clip(NodeContext& c) {
 OpTranslator binary(BinaryKind kind) {
   return [=](NodeContext& c) -> Status {
     if (c.num_inputs() != 2) return c.fail("only two inputs are supported");
+    if (kind == BinaryKind::kPRelu && c.opset() < 7) {
+      // Before opset 7 a 1-D slope was per channel (axis 1), not NumPy-aligned.
+      KILN_ASSIGN_OR_RETURN(Shape a, c.shape(0));
+      KILN_ASSIGN_OR_RETURN(Shape b, c.shape(1));
+      if (b.size() == 1 && b[0] != 1 && a.size() > 2) return c.fail("legacy per-channel PRelu slope is not supported");
+    }
+    if (c.opset() < 7 && c.attr_int("broadcast", 0) != 0 && c.has_attr("axis")) {
+      // Legacy (opset < 7) broadcasting aligns the second operand at `axis`; it equals NumPy's
+      // only when that alignment is the trailing one.
+      KILN_ASSIGN_OR_RETURN(Shape a, c.shape(0));
+      KILN_ASSIGN_OR_RETURN(Shape b, c.shape(1));
+      int64_t axis = c.attr_int("axis", 0);
+      if (axis < 0) axis += static_cast<int64_t>(a.size());
+      if (axis + static_cast<int64_t>(b.size()) != static_cast<int64_t>(a.size()))
+        return c.fail("legacy broadcasting at a non-trailing axis is not supported");
+    }
     return c.emit(BinaryAttrs{kind}, {0, 1});
   };
 }
@@ -47,6 +63,11 @@ Status translate_dropout(NodeContext& c) {
   if (c.node().output_size() > 1 && !c.node().output(1).empty()) {
     // The mask output is all ones at inference; only allowed when nothing reads it.
     return c.fail("the mask output of Dropout is not supported");
+  }
+  if (c.has_input(2)) {  // training_mode (opset 12+)
+    auto training = c.const_ints(2);
+    if (!training) return training.error();
+    if (!training->empty() && (*training)[0] != 0) return c.fail("training-mode Dropout is not supported");
   }
   return c.alias(0, 0);
 }

@@ -5,7 +5,7 @@
 // scale = attrs.scales (output/input) and the output length:
 //   half_pixel           x_in = (x_out + 0.5) / scale - 0.5
 //   pytorch_half_pixel   x_in = out_len > 1 ? (x_out + 0.5) / scale - 0.5 : 0
-//   align_corners        x_in = out_len > 1 ? x_out * (in_len - 1) / (out_len - 1) : 0
+//   align_corners        x_in = x_out * (in_len - 1) / (in_len * scale - 1), 0 for one output
 //   asymmetric           x_in = x_out / scale
 //   tf_half_pixel_for_nn x_in = (x_out + 0.5) / scale
 // Coordinates are computed in float, as ONNX Runtime does.
@@ -31,9 +31,12 @@ float to_input_coord(CoordTransform t, int64_t x_out, int64_t in_len, int64_t ou
     case CoordTransform::kHalfPixel: return (x + 0.5f) / scale - 0.5f;
     case CoordTransform::kPytorchHalfPixel:
       return out_len > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
-    case CoordTransform::kAlignCorners:
-      return out_len > 1 ? x * static_cast<float>(in_len - 1) / static_cast<float>(out_len - 1)
-                         : 0.0f;
+    case CoordTransform::kAlignCorners: {
+      // ONNX takes the resized length as in_len * scale, which is fractional when scales
+      // (not sizes) were given: the conformance cases depend on it.
+      const float resized = static_cast<float>(in_len) * scale;
+      return out_len > 1 && resized > 1.0f ? x * static_cast<float>(in_len - 1) / (resized - 1.0f) : 0.0f;
+    }
     case CoordTransform::kAsymmetric: return x / scale;
     case CoordTransform::kTfHalfPixelForNn: return (x + 0.5f) / scale;
   }

@@ -1,0 +1,92 @@
+// The kiln command: exit codes and messages, through the real binary.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <memory>
+
+#include "test_util.h"
+
+namespace kiln {
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run_cli(const std::string& args) {
+  std::string cmd = std::string(KILN_CLI_PATH) + " " + args + " 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {-1, ""};
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string fx(const std::string& rel) { return testing::source_path("tests/fixtures/" + rel); }
+
+TEST(Cli, RunWritesOutputMatchingPyTorch) {
+  std::string out = ::testing::TempDir() + "/kiln_cli_out.npy";
+  Result r = run_cli("run " + fx("unet/w4_64x64/model.onnx") + " --input " + fx("unet/w4_64x64/input.npy") +
+                     " --output " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("fingerprint"), std::string::npos);
+  auto got = read_npy(out);
+  auto want = read_npy(fx("unet/w4_64x64/expected.npy"));
+  ASSERT_TRUE(got && want);
+  EXPECT_LE(testing::max_abs_diff(*got, *want), 1e-4);
+}
+
+TEST(Cli, RunOnAnImageWritesAMask) {
+  // A 64x64 gray PNG made from the fixture input, through kiln's own mask writer.
+  auto x = read_npy(fx("unet/w4_64x64/input.npy"));
+  ASSERT_TRUE(x);
+  std::string png = ::testing::TempDir() + "/kiln_cli_in.png", mask = ::testing::TempDir() + "/kiln_cli_mask.png";
+  ASSERT_TRUE(write_mask_png(png, *x, -1.0f));
+  Result r = run_cli("run " + fx("unet/w4_64x64/model.onnx") + " --input " + png + " --output " + mask);
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto m = read_image(mask, 1);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->shape(), (Shape{1, 1, 64, 64}));
+}
+
+TEST(Cli, InspectShowsOpsAndFingerprint) {
+  Result r = run_cli("inspect " + fx("unet/w4_64x64/model.onnx"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("Conv x24"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fingerprint"), std::string::npos);
+  EXPECT_NE(r.output.find("121725"), std::string::npos);  // parameter count of the width-4 U-Net
+}
+
+TEST(Cli, BenchPrintsJson) {
+  Result r = run_cli("bench " + fx("errors/tiny_conv.onnx") + " --runs 3 --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"steady_median_ms\""), std::string::npos) << r.output;
+}
+
+TEST(Cli, BadFilesExitNonZeroWithAMessage) {
+  for (const char* f : {"errors/truncated.onnx", "errors/not_a_model.onnx", "errors/unsupported_op.onnx"}) {
+    Result r = run_cli("run " + fx(f) + " --input " + fx("errors/tiny_conv_input.npy"));
+    EXPECT_EQ(r.code, 1) << f << ": " << r.output;
+    EXPECT_NE(r.output.find("kiln: "), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
+  }
+}
+
+TEST(Cli, WrongInputShapeExitsNonZero) {
+  Result r = run_cli("run " + fx("errors/tiny_conv.onnx") + " --input " + fx("unet/w4_64x64/input.npy"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("channels"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownSubcommandIsAUsageError) {
+  Result r = run_cli("frobnicate");
+  EXPECT_NE(r.code, 0);
+}
+
+}  // namespace
+}  // namespace kiln

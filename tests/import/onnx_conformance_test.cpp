@@ -1,0 +1,169 @@
+// The ONNX project's backend conformance cases (Debian's libonnx-testdata): every case
+// whose ops kiln supports must match ONNX's reference outputs at rtol 1e-3, atol 1e-5.
+// Cases kiln refuses as unsupported are counted and listed, never silently passed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "import/onnx/context.h"
+#include "kiln/model.h"
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kTestData = "/usr/share/libonnx-testdata/data";
+constexpr double kRtol = 1e-3, kAtol = 1e-5;
+
+Expected<Tensor> read_tensor_pb(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  onnx::TensorProto t;
+  if (!t.ParseFromString(ss.str())) return invalid_model("cannot parse " + p.string());
+  return onnx_import::tensor_from_proto(t, p.parent_path().string());
+}
+
+struct GraphInput {
+  std::string name;
+};
+
+// Names of the graph's non-initializer inputs, in order (test data binds by position).
+std::vector<std::string> runtime_inputs(const fs::path& model) {
+  std::ifstream f(model, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  onnx::ModelProto m;
+  std::vector<std::string> names;
+  if (!m.ParseFromString(ss.str())) return names;
+  std::set<std::string> inits;
+  for (const auto& i : m.graph().initializer()) inits.insert(i.name());
+  for (const auto& i : m.graph().input())
+    if (!inits.count(i.name())) names.push_back(i.name());
+  return names;
+}
+
+enum class Outcome { kPass, kFail, kUnsupported };
+
+struct CaseResult {
+  Outcome outcome;
+  std::string detail;
+};
+
+CaseResult run_case(const fs::path& dir) {
+  fs::path model = dir / "model.onnx";
+  fs::path data = dir / "test_data_set_0";
+  if (!fs::exists(model) || !fs::exists(data)) return {Outcome::kUnsupported, "no model or data"};
+  std::vector<std::string> names = runtime_inputs(model);
+  std::vector<Tensor> inputs, expected;
+  for (size_t i = 0; fs::exists(data / ("input_" + std::to_string(i) + ".pb")); ++i) {
+    auto t = read_tensor_pb(data / ("input_" + std::to_string(i) + ".pb"));
+    if (!t) return {Outcome::kUnsupported, t.error().message()};
+    inputs.push_back(*t);
+  }
+  for (size_t i = 0; fs::exists(data / ("output_" + std::to_string(i) + ".pb")); ++i) {
+    auto t = read_tensor_pb(data / ("output_" + std::to_string(i) + ".pb"));
+    if (!t) return {Outcome::kUnsupported, t.error().message()};
+    if (t->dtype() != DType::kF32) return {Outcome::kUnsupported, "non-float output"};
+    expected.push_back(*t);
+  }
+  if (inputs.size() != names.size()) return {Outcome::kUnsupported, "input count mismatch"};
+
+  // Float inputs are run-time tensors; others (shapes, indices) are fixed for the case. If
+  // the model needs a float input to be constant (e.g. a Conv's weights fed as an input),
+  // retry with every input but the first frozen.
+  auto attempt = [&](bool freeze_all_but_first) -> Expected<std::vector<Tensor>> {
+    ModelOptions opt;
+    std::vector<Tensor> runtime;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      bool freeze = inputs[i].dtype() != DType::kF32 || (freeze_all_but_first && i > 0);
+      if (freeze) opt.constant_inputs[names[i]] = inputs[i];
+      else {
+        opt.input_shapes[names[i]] = inputs[i].shape();
+        runtime.push_back(inputs[i]);
+      }
+    }
+    KILN_ASSIGN_OR_RETURN(Model m, Model::load(model.string(), opt));
+    return m.run(runtime);
+  };
+  auto out = attempt(false);
+  if (!out && inputs.size() > 1) {
+    auto retry = attempt(true);
+    if (retry) out = std::move(retry);
+  }
+  if (!out) {
+    if (out.error().code() == ErrorCode::kUnsupported) return {Outcome::kUnsupported, out.error().message()};
+    return {Outcome::kFail, out.error().message()};
+  }
+  if (out->size() != expected.size()) return {Outcome::kFail, "output count differs"};
+  for (size_t o = 0; o < expected.size(); ++o) {
+    const Tensor& a = (*out)[o];
+    const Tensor& b = expected[o];
+    if (a.elements() != b.elements())
+      return {Outcome::kFail, "output " + std::to_string(o) + " shape " + shape_to_string(a.shape()) + " vs expected " +
+                                  shape_to_string(b.shape())};
+    for (int64_t i = 0; i < a.elements(); ++i) {
+      float x = a.data<float>()[i], y = b.data<float>()[i];
+      bool both_nan = std::isnan(x) && std::isnan(y);
+      if (!both_nan && !(std::fabs(x - y) <= kAtol + kRtol * std::fabs(y)))
+        return {Outcome::kFail, "output " + std::to_string(o) + " element " + std::to_string(i) + ": " + std::to_string(x) +
+                                    " vs expected " + std::to_string(y)};
+    }
+  }
+  return {Outcome::kPass, ""};
+}
+
+void run_suite(const std::string& suite, int min_passes) {
+  fs::path root = fs::path(kTestData) / suite;
+  if (!fs::exists(root)) GTEST_SKIP() << root << " is absent: apt-get install libonnx-testdata";
+  std::vector<fs::path> cases;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory()) cases.push_back(e.path());
+  std::sort(cases.begin(), cases.end());
+  int pass = 0, fail = 0, unsupported = 0;
+  std::map<std::string, int> reasons;
+  bool trace = std::getenv("KILN_CONFORMANCE_TRACE") != nullptr;
+  for (const fs::path& c : cases) {
+    if (trace) std::fprintf(stderr, "case %s\n", c.filename().c_str());
+    CaseResult r = run_case(c);
+    switch (r.outcome) {
+      case Outcome::kPass: ++pass; break;
+      case Outcome::kFail:
+        ++fail;
+        ADD_FAILURE() << c.filename().string() << ": " << r.detail;
+        break;
+      case Outcome::kUnsupported: {
+        ++unsupported;
+        // Group by the part after the last "): " (the reason), for a readable summary.
+        std::string why = r.detail;
+        if (why.rfind("'/", 0) == 0) why = why.substr(why.find("': ") + 3);  // drop the file path
+        if (auto k = why.rfind("): "); k != std::string::npos) why = why.substr(k + 3);
+        ++reasons[why.substr(0, 100)];
+        if (std::getenv("KILN_CONFORMANCE_CASES")) std::printf("  unsupported %s: %s\n", c.filename().c_str(), why.c_str());
+        break;
+      }
+    }
+  }
+  std::printf("[conformance] %s: %d passed, %d failed, %d unsupported of %zu cases\n", suite.c_str(), pass, fail,
+              unsupported, cases.size());
+  if (std::getenv("KILN_CONFORMANCE_VERBOSE"))
+    for (const auto& [why, n] : reasons) std::printf("  unsupported x%d: %s\n", n, why.c_str());
+  if (std::getenv("KILN_CONFORMANCE_LIST")) {
+    for (const fs::path& c : cases)
+      if (run_case(c).outcome == Outcome::kPass) std::printf("  pass %s\n", c.filename().c_str());
+  }
+  EXPECT_GE(pass, min_passes) << "fewer supported cases than before: a regression in op coverage";
+}
+
+TEST(OnnxConformance, Node) { run_suite("node", 1); }
+TEST(OnnxConformance, PytorchConverted) { run_suite("pytorch-converted", 1); }
+TEST(OnnxConformance, PytorchOperator) { run_suite("pytorch-operator", 1); }
+
+}  // namespace
+}  // namespace kiln
