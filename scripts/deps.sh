@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what kiln needs to build and test, from Debian's packages. Idempotent: apt runs
+# only when something is missing. Sourced by the other scripts.
+set -euo pipefail
+
+KILN_APT_PACKAGES=(
+  cmake g++ make pkg-config
+  libdnnl-dev                         # oneDNN 2.6: the compute backend
+  libprotobuf-dev protobuf-compiler   # ONNX files are protobuf
+  libonnx-dev                         # the ONNX schema, generated headers, libonnx_proto
+  libstb-dev                          # PNG/JPEG decoding and PNG writing
+  nlohmann-json3-dev libcli11-dev     # JSON output, command-line parsing
+  libgtest-dev libbenchmark-dev       # tests and benchmarks
+  libonnx-testdata                    # the ONNX backend conformance cases (tests)
+)
+
+kiln_install_deps() {
+  local missing=()
+  for p in "${KILN_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  echo "kiln: installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Configures (once) and builds the given targets in build/, incrementally.
+kiln_build() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$root/build" -j "$(nproc)" --target "$@"
+}

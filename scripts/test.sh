@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install, build and run every test.
+#   ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/deps.sh
+kiln_install_deps
+kiln_build kiln_cli kiln_tests
+cd build
+ctest --output-on-failure -j 2 --timeout 600
