@@ -133,7 +133,8 @@ for (const m of models) {
   let extra = '';
   if (k) {
     const r = k.result;
-    extra = ` (kiln load ${num(r.load_ms)} + compile ${num(r.compile_ms)} + pack ${num(r.pack_ms)} ms` +
+    extra = ` (kiln load ${num(r.load_ms)} + compile ${num(r.compile_ms)} + pack ${num(r.pack_ms)} ms,` +
+      ` then a warm-up run of ${num(r.warmup_ms)} ms before "ready"` +
       `${typeof r.gflops === 'number' ? `, gflops ${num(r.gflops, 1)}` : ''})`;
   }
   console.log(`- ${m}: kiln/ORT steady median ratio ${num(ratio, 2)}` +

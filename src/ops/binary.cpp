@@ -41,7 +41,7 @@ Status compile_binary(CompileContext& ctx, const Node& n) {
   if (padded.size() != out.size()) return add_reference_step(ctx, n);
   md_t src0 = ctx.md(lhs);
   md_t src1;
-  if (padded == out && !ctx.is_weight(rhs)) src1 = src0;  // same layout as the first operand
+  if (rs == out && !ctx.is_weight(rhs)) src1 = src0;  // same layout as the first operand
   else if (ctx.is_weight(rhs) || rs.size() == out.size()) src1 = plain_md(padded);
   else return add_reference_step(ctx, n);
   dnnl::binary::desc desc(*alg, src0, src1, src0);

@@ -62,24 +62,52 @@ std::optional<Eltwise> eltwise_of(const UnaryAttrs& u) {
   return std::nullopt;
 }
 
-Status apply_post_ops(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops,
-                      dnnl::primitive_attr& attr, std::vector<std::pair<int, TensorRef>>& args) {
+Expected<size_t> apply_post_ops(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops,
+                                dnnl::primitive_attr& attr, std::vector<std::pair<int, TensorRef>>& args) {
   dnnl::post_ops po;
-  int index = 0;
-  for (const PostOp& p : post_ops) {
+  std::vector<Eltwise> fused_eltwise;
+  size_t index = 0;
+  for (; index < post_ops.size(); ++index) {
+    const PostOp& p = post_ops[index];
     if (p.kind == PostOp::Kind::kUnary) {
       auto e = eltwise_of(p.unary);
       if (!e) return unsupported(std::string("fused activation ") + unary_kind_name(p.unary.kind));
+      bool clash = false;
+      for (const Eltwise& f : fused_eltwise)
+        clash = clash || (f.alg == e->alg && (f.alpha != e->alpha || f.beta != e->beta));
+      if (clash) break;
+      fused_eltwise.push_back(*e);
       po.append_eltwise(1.0f, e->alg, e->alpha, e->beta);
     } else {
       int other = n.inputs.at(p.input_index);
       md_t md = ctx.md(other);
       po.append_binary(algorithm::binary_add, md);
-      args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, ctx.read(other, md));
+      args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(index)) | DNNL_ARG_SRC_1, ctx.read(other, md));
     }
-    ++index;
   }
   attr.set_post_ops(po);
+  return index;
+}
+
+Status add_post_op_steps(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops, size_t from,
+                         const TensorRef& dst) {
+  for (size_t i = from; i < post_ops.size(); ++i) {
+    const PostOp& p = post_ops[i];
+    if (p.kind == PostOp::Kind::kUnary) {
+      auto e = eltwise_of(p.unary);
+      if (!e) return unsupported(std::string("fused activation ") + unary_kind_name(p.unary.kind));
+      dnnl::eltwise_forward::desc desc(prop_kind::forward_inference, e->alg, dst.md, e->alpha, e->beta);
+      dnnl::eltwise_forward::primitive_desc pd(desc, base_attr(), ctx.engine());
+      add_primitive(ctx, n, std::string("eltwise:") + unary_kind_name(p.unary.kind), dnnl::eltwise_forward(pd), pd,
+                    {{DNNL_ARG_SRC, dst}, {DNNL_ARG_DST, dst}});
+    } else {
+      TensorRef other = ctx.read(n.inputs.at(p.input_index), dst.md);
+      dnnl::binary::desc desc(algorithm::binary_add, dst.md, dst.md, dst.md);
+      dnnl::binary::primitive_desc pd(desc, base_attr(), ctx.engine());
+      add_primitive(ctx, n, "binary:Add", dnnl::binary(pd), pd,
+                    {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, other}, {DNNL_ARG_DST, dst}});
+    }
+  }
   return Status::ok();
 }
 

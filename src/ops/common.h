@@ -30,9 +30,16 @@ struct Eltwise {
 };
 std::optional<Eltwise> eltwise_of(const UnaryAttrs& u);
 
-// Appends the node's fused post-ops to `attr`; tensors they read become `args`.
-Status apply_post_ops(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops,
-                      dnnl::primitive_attr& attr, std::vector<std::pair<int, TensorRef>>& args);
+// Appends the node's fused post-ops to `attr`; tensors they read become `args`. Returns how
+// many it fused: oneDNN 2.6's JIT kernels keep one eltwise injector per algorithm, so a second
+// activation of an algorithm already used with other alpha/beta (LeakyRelu then Relu, two
+// Clips) would silently run with the first one's parameters. That post-op and the ones after
+// it are left to add_post_op_steps.
+Expected<size_t> apply_post_ops(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops,
+                                dnnl::primitive_attr& attr, std::vector<std::pair<int, TensorRef>>& args);
+// Runs post_ops[from..] as separate in-place steps on `dst`, the node's output.
+Status add_post_op_steps(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops, size_t from,
+                         const TensorRef& dst);
 
 Status compile_conv(CompileContext& ctx, const Node& n);
 Status compile_conv_transpose(CompileContext& ctx, const Node& n);

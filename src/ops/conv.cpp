@@ -65,7 +65,7 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
 
   std::vector<std::pair<int, TensorRef>> args;
   dnnl::primitive_attr attr = base_attr();
-  KILN_RETURN_IF_ERROR(apply_post_ops(ctx, n, a.post_ops, attr, args));
+  KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, args));
   md_t src_md = activation_md(x), dst_md = activation_md(y);
   auto desc = with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
                                                           src_md, w_any, b_any, dst_md, strides, dilates, pad_l, pad_r)
@@ -84,9 +84,10 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
     bs.packed_md = pd.bias_desc();
     args.emplace_back(DNNL_ARG_BIAS, ctx.weight(std::move(bs)));
   }
-  args.emplace_back(DNNL_ARG_DST, ctx.define(n.outputs[0], pd.dst_desc()));
+  TensorRef dst = ctx.define(n.outputs[0], pd.dst_desc());
+  args.emplace_back(DNNL_ARG_DST, dst);
   add_primitive(ctx, n, "conv", dnnl::convolution_forward(pd), pd, std::move(args));
-  return Status::ok();
+  return add_post_op_steps(ctx, n, a.post_ops, fused, dst);
 }
 
 Status compile_conv_transpose(CompileContext& ctx, const Node& n) {
@@ -107,7 +108,7 @@ Status compile_conv_transpose(CompileContext& ctx, const Node& n) {
   memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2], a.pads[3]};
   std::vector<std::pair<int, TensorRef>> args;
   dnnl::primitive_attr attr = base_attr();
-  KILN_RETURN_IF_ERROR(apply_post_ops(ctx, n, a.post_ops, attr, args));
+  KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, args));
   md_t b_any({m}, memory::data_type::f32, tag::any);
   auto desc = a.has_bias ? dnnl::deconvolution_forward::desc(prop_kind::forward_inference,
                                                              algorithm::deconvolution_direct, any_md(x), w_any, b_any,
@@ -126,9 +127,10 @@ Status compile_conv_transpose(CompileContext& ctx, const Node& n) {
   ws.packed_md = pd.weights_desc();
   args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
   if (a.has_bias) args.emplace_back(DNNL_ARG_BIAS, ctx.read(n.inputs[2], pd.bias_desc()));
-  args.emplace_back(DNNL_ARG_DST, ctx.define(n.outputs[0], pd.dst_desc()));
+  TensorRef dst = ctx.define(n.outputs[0], pd.dst_desc());
+  args.emplace_back(DNNL_ARG_DST, dst);
   add_primitive(ctx, n, "deconv", dnnl::deconvolution_forward(pd), pd, std::move(args));
-  return Status::ok();
+  return add_post_op_steps(ctx, n, a.post_ops, fused, dst);
 }
 
 }  // namespace kiln::ops

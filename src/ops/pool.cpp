@@ -4,7 +4,11 @@
 namespace kiln::ops {
 
 Status compile_pool(CompileContext& ctx, const Node& n) {
-  const auto& a = std::get<PoolAttrs>(n.attrs);
+  PoolAttrs a = std::get<PoolAttrs>(n.attrs);
+  if (a.global) {  // the window is the whole plane, whatever kernel/strides/pads hold
+    const Shape& xs = ctx.shape(n.inputs[0]);
+    a = PoolAttrs{a.kind, true, {xs[2], xs[3]}, {xs[2], xs[3]}};
+  }
   bool ceil_extra = a.ceil_pads[0] > 0 || a.ceil_pads[1] > 0;
   // oneDNN's include-padding average would count the ceil_mode overhang; ONNX does not.
   if (a.kind == PoolKind::kAverage && a.count_include_pad && ceil_extra) return add_reference_step(ctx, n);

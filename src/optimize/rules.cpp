@@ -1,6 +1,8 @@
 // The rewrite rules. Each is a few lines over the pattern helpers in optimize.h.
 #include "optimize/rules.h"
 
+#include <algorithm>
+
 namespace kiln {
 namespace {
 
@@ -35,6 +37,9 @@ bool fold_pad_into_conv(Graph& g, int n) {
   if (c < 0) return false;
   auto* conv = std::get_if<ConvAttrs>(&g.nodes[c].attrs);
   if (!conv || g.nodes[c].inputs[0] != pad.outputs[0]) return false;
+  // The conv may also read the padded tensor elsewhere (a fused residual add): keep the pad.
+  const auto& ins = g.nodes[c].inputs;
+  if (std::count(ins.begin(), ins.end(), pad.outputs[0]) != 1) return false;
   conv->pads[0] += pa->begin[2];
   conv->pads[1] += pa->begin[3];
   conv->pads[2] += pa->end[2];
