@@ -33,6 +33,8 @@ class Tensor {
   static Tensor from_bytes(DType dtype, Shape shape, const void* data, size_t bytes);
   static Tensor from_floats(Shape shape, const std::vector<float>& values);
   static Tensor from_i64(Shape shape, const std::vector<int64_t>& values);
+  // A tensor over memory someone else owns (a mapped file); `owner` keeps it alive.
+  static Tensor view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

@@ -82,6 +82,14 @@ Tensor Tensor::from_i64(Shape shape, const std::vector<int64_t>& values) {
   return from_bytes(DType::kI64, std::move(shape), values.data(), values.size() * sizeof(int64_t));
 }
 
+Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.buf_ = std::shared_ptr<uint8_t[]>(std::move(owner), static_cast<uint8_t*>(data));
+  return t;
+}
+
 Tensor Tensor::clone() const {
   if (!buf_) return {};
   return from_bytes(dtype_, shape_, raw(), bytes());

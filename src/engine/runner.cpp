@@ -1,34 +1,25 @@
 #include "engine/runner.h"
 
-#include <sys/mman.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/memory.h"
 #include "plan/steps.h"
 
 namespace kiln {
 
-namespace {
-constexpr size_t kHugePage = size_t{2} << 20;
-}
-
-void Runner::Free::operator()(uint8_t* p) const { std::free(p); }
 
 Runner::Runner() = default;
 Runner::~Runner() = default;
 
 void Runner::reserve(const Plan& plan) {
   if (plan.arena_bytes <= arena_bytes_) return;
-  size_t bytes = (plan.arena_bytes + kHugePage - 1) / kHugePage * kHugePage;
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, bytes));
+  // Populated now, so a request never takes the page faults (core/memory.h).
+  auto p = allocate_populated(plan.arena_bytes);
   if (!p) return;  // run() reports it
-  // Huge pages cut first-touch page faults by ~500x on this kind of VM (BASELINES.md).
-  madvise(p, bytes, MADV_HUGEPAGE);
-  std::memset(p, 0, bytes);
-  arena_.reset(p);
-  arena_bytes_ = bytes;
+  arena_ = std::move(p);
+  arena_bytes_ = plan.arena_bytes;
 }
 
 Expected<std::vector<Tensor>> Runner::run(const Plan& plan, const Weights& weights,

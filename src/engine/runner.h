@@ -34,8 +34,7 @@ class Runner {
   const std::vector<double>& step_ms() const { return step_ms_; }
 
  private:
-  struct Free { void operator()(uint8_t* p) const; };
-  std::unique_ptr<uint8_t, Free> arena_;
+  std::shared_ptr<uint8_t> arena_;
   size_t arena_bytes_ = 0;
   dnnl::stream stream_{cpu_engine()};
   bool profiling_ = false;

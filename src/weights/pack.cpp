@@ -1,9 +1,8 @@
-#include <sys/mman.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/memory.h"
 #include "plan/layout.h"
 #include "weights/weights.h"
 
@@ -11,7 +10,6 @@ namespace kiln {
 
 namespace {
 constexpr size_t kSlotAlignment = 64;
-constexpr size_t kHugePage = size_t{2} << 20;
 
 // Per-output-channel scale and shift of a folded batch norm.
 struct BnFold {
@@ -77,22 +75,26 @@ Expected<Tensor> plain_source(const RawWeights& raw, const WeightSlot& s) {
 
 }  // namespace
 
-void Weights::Free::operator()(uint8_t* p) const { std::free(p); }
+std::shared_ptr<const Weights> Weights::from_storage(std::shared_ptr<uint8_t> storage, std::vector<size_t> offsets,
+                                                    size_t bytes, uint64_t fingerprint, bool mapped) {
+  auto w = std::make_shared<Weights>();
+  w->storage_ = std::move(storage);
+  w->offsets_ = std::move(offsets);
+  w->bytes_ = bytes;
+  w->fingerprint_ = fingerprint;
+  w->mapped_ = mapped;
+  return w;
+}
 
 Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw) {
-  auto w = std::make_shared<Weights>();
+  std::vector<size_t> offsets;
   size_t total = 0;
   for (const WeightSlot& s : plan.weight_slots) {
-    w->offsets_.push_back(total);
+    offsets.push_back(total);
     total += (s.packed_md.get_size() + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
   }
-  w->bytes_ = total;
-  w->fingerprint_ = plan.fingerprint;
-  // Huge-page aligned and advised: first touch of 100 MB costs ~300 ms in 4 KiB pages here.
-  size_t alloc = (std::max<size_t>(total, kSlotAlignment) + kHugePage - 1) / kHugePage * kHugePage;
-  w->data_.reset(static_cast<uint8_t*>(std::aligned_alloc(kHugePage, alloc)));
-  if (!w->data_) return internal_error("out of memory packing " + std::to_string(total) + " bytes of weights");
-  madvise(w->data_.get(), alloc, MADV_HUGEPAGE);
+  std::shared_ptr<uint8_t> storage = allocate_populated(total);
+  if (!storage) return internal_error("out of memory packing " + std::to_string(total) + " bytes of weights");
   dnnl::stream stream(plan.engine);
   for (size_t i = 0; i < plan.weight_slots.size(); ++i) {
     const WeightSlot& s = plan.weight_slots[i];
@@ -102,14 +104,14 @@ Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights
       return internal_error("weight slot " + s.describe() + ": recipe size mismatch");
     try {
       dnnl::memory from(src_md, plan.engine, src.raw());
-      dnnl::memory to(s.packed_md, plan.engine, w->data_.get() + w->offsets_[i]);
+      dnnl::memory to(s.packed_md, plan.engine, storage.get() + offsets[i]);
       dnnl::reorder(from, to).execute(stream, from, to);
     } catch (const dnnl::error& e) {
       return internal_error("packing " + s.describe() + ": oneDNN: " + e.what());
     }
   }
   stream.wait();
-  return std::shared_ptr<const Weights>(std::move(w));
+  return Weights::from_storage(std::move(storage), std::move(offsets), total, plan.fingerprint, false);
 }
 
 }  // namespace kiln

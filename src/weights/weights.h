@@ -18,17 +18,21 @@ namespace kiln {
 
 class Weights {
  public:
-  const void* slot_data(int slot) const { return data_.get() + offsets_[slot]; }
+  // Weights over existing storage (a heap block, or a mapped pack file).
+  static std::shared_ptr<const Weights> from_storage(std::shared_ptr<uint8_t> storage, std::vector<size_t> offsets,
+                                                     size_t bytes, uint64_t fingerprint, bool mapped);
+
+  const void* slot_data(int slot) const { return storage_.get() + offsets_[slot]; }
   size_t bytes() const { return bytes_; }
   uint64_t plan_fingerprint() const { return fingerprint_; }
+  bool mapped() const { return mapped_; }  // from a pack file rather than packed here
 
  private:
-  friend Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw);
-  struct Free { void operator()(uint8_t* p) const; };
-  std::unique_ptr<uint8_t, Free> data_;
+  std::shared_ptr<uint8_t> storage_;
   std::vector<size_t> offsets_;
   size_t bytes_ = 0;
   uint64_t fingerprint_ = 0;
+  bool mapped_ = false;
 };
 
 Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw);

@@ -4,8 +4,7 @@
 #include <limits>
 #include <sstream>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <cstring>
 
 namespace kiln::onnx_import {
 
@@ -44,8 +43,15 @@ Expected<int> Importer::value_for(const std::string& name, const std::string& re
   return invalid_model(reader + ": input '" + name + "' is not produced by any node, input or initializer");
 }
 
-Status Importer::import_inputs(const onnx::GraphProto& g) {
+Status Importer::import_inputs(const onnx::GraphProto& g, const OnnxFile* file) {
   for (const auto& init : g.initializer()) {
+    auto span = file ? file->raw_data.find(init.name()) : decltype(file->raw_data)::const_iterator{};
+    if (file && span != file->raw_data.end()) {
+      auto t = initializer_from_file(init, *file, span->second, base_dir_);
+      if (!t) return t.error().with_context("initializer '" + init.name() + "'");
+      constants_[init.name()] = std::move(*t);
+      continue;
+    }
     auto t = tensor_from_proto(init, base_dir_);
     if (!t) return t.error().with_context("initializer '" + init.name() + "'");
     constants_[init.name()] = std::move(*t);
@@ -96,7 +102,7 @@ Status Importer::import_node(const onnx::NodeProto& n, int opset) {
   return it->second(ctx);
 }
 
-Expected<ImportedModel> Importer::run(const onnx::ModelProto& model) {
+Expected<ImportedModel> Importer::run(const onnx::ModelProto& model, const OnnxFile* file) {
   int opset = 0;
   for (const auto& os : model.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") opset = static_cast<int>(os.version());
@@ -107,7 +113,7 @@ Expected<ImportedModel> Importer::run(const onnx::ModelProto& model) {
   out_.opset = opset;
   out_.producer = model.producer_name() + " " + model.producer_version();
   const auto& g = model.graph();
-  KILN_RETURN_IF_ERROR(import_inputs(g));
+  KILN_RETURN_IF_ERROR(import_inputs(g, file));
   for (const auto& n : g.node()) KILN_RETURN_IF_ERROR(import_node(n, opset));
   for (const auto& o : g.output()) {
     auto v = value(o.name());
@@ -135,32 +141,33 @@ Expected<ImportedModel> Importer::run(const onnx::ModelProto& model) {
 
 namespace kiln {
 
-Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
-                                          const ImportOptions& options) {
-  onnx::ModelProto model;
-  google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
-  google::protobuf::io::CodedInputStream coded(&raw);
-  coded.SetTotalBytesLimit(std::numeric_limits<int>::max());
-  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
-    return invalid_model("not a valid ONNX model: the protobuf does not parse (the file is truncated, corrupt, or "
-                         "not an ONNX file)");
+namespace {
+
+Expected<ImportedModel> import_parsed(const onnx_import::OnnxFile& file, const std::string& base_dir,
+                                      const ImportOptions& options) {
+  const onnx::ModelProto& model = file.model;
   if (!model.has_graph() || model.graph().node_size() == 0)
     return invalid_model("not a valid ONNX model: it has no graph nodes");
   if (model.ir_version() <= 0) return invalid_model("not a valid ONNX model: ir_version is missing");
   onnx_import::Importer imp(base_dir, options);
-  return imp.run(model);
+  return imp.run(model, &file);
+}
+
+}  // namespace
+
+Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
+                                          const ImportOptions& options) {
+  std::shared_ptr<uint8_t> copy(new uint8_t[std::max<size_t>(bytes.size(), 1)], std::default_delete<uint8_t[]>());
+  std::memcpy(copy.get(), bytes.data(), bytes.size());
+  KILN_ASSIGN_OR_RETURN(onnx_import::OnnxFile file, onnx_import::parse_onnx_bytes(copy, bytes.size()));
+  return import_parsed(file, base_dir, options);
 }
 
 Expected<ImportedModel> import_onnx(const std::string& path, const ImportOptions& options) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return not_found("cannot open '" + path + "'");
-  // One read into a buffer of the right size: streaming through a stringstream costs
-  // several copies of a 124 MB model.
-  std::string bytes(static_cast<size_t>(f.tellg()), '\0');
-  f.seekg(0);
-  if (!f.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) return io_error("cannot read '" + path + "'");
-  auto dir = onnx_import::dir_of(path);
-  auto m = import_onnx_bytes(bytes, dir, options);
+  // The file is mapped and initializers view it: no copy of the weights is made here.
+  auto file = onnx_import::read_onnx_file(path);
+  if (!file) return file.error().with_context("'" + path + "'");
+  auto m = import_parsed(*file, onnx_import::dir_of(path), options);
   if (!m) return m.error().with_context("'" + path + "'");
   return m;
 }

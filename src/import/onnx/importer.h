@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "import/onnx/context.h"
+#include "import/onnx/onnx_file.h"
 
 namespace kiln::onnx_import {
 
@@ -13,7 +14,8 @@ class Importer {
  public:
   Importer(std::string base_dir, const ImportOptions& options) : base_dir_(std::move(base_dir)), options_(options) {}
 
-  Expected<ImportedModel> run(const onnx::ModelProto& model);
+  // `file` supplies initializer bytes left out of the proto (see onnx_file.h); may be null.
+  Expected<ImportedModel> run(const onnx::ModelProto& model, const OnnxFile* file);
 
   bool is_const(const std::string& name) const { return constants_.count(name) != 0; }
   const Tensor* constant(const std::string& name) const;
@@ -26,7 +28,7 @@ class Importer {
   const std::string& base_dir() const { return base_dir_; }
 
  private:
-  Status import_inputs(const onnx::GraphProto& g);
+  Status import_inputs(const onnx::GraphProto& g, const OnnxFile* file);
   Status import_node(const onnx::NodeProto& n, int opset);
 
   std::string base_dir_;
