@@ -34,6 +34,7 @@ class Tensor {
   static Tensor from_floats(Shape shape, const std::vector<float>& values);
   static Tensor from_i64(Shape shape, const std::vector<int64_t>& values);
   // A tensor over memory someone else owns (a mapped file); `owner` keeps it alive.
+  // Views of mapped files are read-only memory: kiln never writes a weight in place.
   static Tensor view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data);
 
   DType dtype() const { return dtype_; }

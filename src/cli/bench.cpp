@@ -26,7 +26,9 @@ double percentile(std::vector<double> v, double p) {
 
 void add_bench(CLI::App& app, BenchArgs& a) {
   auto* c = app.add_subcommand("bench", "time loading and running a model");
-  c->add_option("model", a.model, "ONNX model file")->required();
+  c->add_option("model", a.model, "ONNX model file");
+  c->add_option("--models", a.models, "several ONNX files: prepare all on one engine, measure sharing and switching");
+  c->add_option("--cache-dir", a.cache_dir, "with --models: weight-pack cache directory");
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...");
   c->add_option("--runs", a.runs, "timed runs after the first")->capture_default_str();
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
@@ -36,6 +38,11 @@ void add_bench(CLI::App& app, BenchArgs& a) {
 }
 
 int do_bench(const BenchArgs& a) {
+  if (!a.models.empty()) return do_bench_models(a);
+  if (a.model.empty()) {
+    std::cerr << "kiln: bench needs a MODEL or --models\n";
+    return 2;
+  }
   set_threads(a.threads);
   ModelOptions opt;
   opt.warm_up = !a.no_warmup;

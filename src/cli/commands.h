@@ -22,6 +22,8 @@ struct InspectArgs {
 };
 struct BenchArgs {
   std::string model;
+  std::vector<std::string> models;  // --models: many models on one engine
+  std::string cache_dir;
   std::vector<std::string> input_shape;
   int runs = 20;
   int threads = 0;
@@ -36,6 +38,13 @@ void add_bench(CLI::App& app, BenchArgs& a);
 int do_run(const RunArgs& a);
 int do_inspect(const InspectArgs& a);
 int do_bench(const BenchArgs& a);
+int do_bench_models(const BenchArgs& a);
+struct PackArgs {
+  std::string model, weights, output;
+  std::vector<std::string> input_shape;
+};
+void add_pack(CLI::App& app, PackArgs& a);
+int do_pack(const PackArgs& a);
 
 // Shared helpers.
 struct ShapeArg;

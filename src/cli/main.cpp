@@ -14,9 +14,11 @@ int main(int argc, char** argv) {
   kiln::cli::RunArgs run;
   kiln::cli::InspectArgs inspect;
   kiln::cli::BenchArgs bench;
+  kiln::cli::PackArgs pack;
   kiln::cli::add_run(app, run);
   kiln::cli::add_inspect(app, inspect);
   kiln::cli::add_bench(app, bench);
+  kiln::cli::add_pack(app, pack);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -25,5 +27,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("run")) return kiln::cli::do_run(run);
   if (app.got_subcommand("inspect")) return kiln::cli::do_inspect(inspect);
   if (app.got_subcommand("bench")) return kiln::cli::do_bench(bench);
+  if (app.got_subcommand("pack")) return kiln::cli::do_pack(pack);
   return 2;
 }

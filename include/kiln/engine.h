@@ -1,0 +1,97 @@
+// kiln/engine.h — many models, one prepared plan per architecture, weights swapped hot.
+//
+//   kiln::EngineOptions opt;
+//   opt.cache_dir = "/var/cache/kiln";                   // packed weights survive restarts
+//   kiln::Engine engine(opt);
+//   engine.load("bottle", {.model = "unet.onnx"});                       // returns at once
+//   engine.load("cable", {.model = "unet.onnx", .weights = "cable.safetensors"});
+//   if (kiln::Status s = engine.wait_ready("cable", std::chrono::seconds(30)); !s) ...
+//   auto out = engine.run("cable", {image});             // hot from the first request
+//   engine.load_weights("cable", "cable_v2.safetensors");  // atomic: in-flight runs keep the old
+//
+// Models whose graphs have the same architecture fingerprint and input shapes share one
+// compiled plan; each has its own weight pack. Preparation (compile if the plan is new,
+// pack, one warm-up run) happens on a background thread; a model is "ready" only after its
+// warm-up run, so its first request pays no preparation.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+enum class ModelState { kLoading, kPreparing, kReady, kFailed };
+const char* model_state_name(ModelState s);
+
+struct EngineOptions {
+  int runners = 1;                   // execution contexts: concurrent runs
+  std::string cache_dir;             // weight-pack cache directory; empty: no cache
+  size_t cache_limit_bytes = size_t{4} << 30;
+};
+
+struct LoadSpec {
+  std::string model;                                // ONNX file: the architecture (and weights)
+  std::string weights;                              // optional: .onnx of the same architecture, .safetensors,
+                                                    // or a weight pack (.kwp) written by export_pack / `kiln pack`
+  std::map<std::string, std::string> name_map;      // safetensors name -> graph initializer name
+  std::map<std::string, Shape> input_shapes;        // "" = the first input
+};
+
+struct ModelStatus {
+  std::string name;
+  ModelState state = ModelState::kLoading;
+  std::string phase;          // what preparation is doing now
+  double progress = 0;        // 0..1
+  std::string error;          // why it failed
+  std::string fingerprint;
+  bool plan_shared = false;   // the plan was already compiled for another model
+  bool weights_from_cache = false;
+  double prepare_ms = 0;      // import to ready, warm-up included
+  double import_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;  // its parts
+  size_t weight_bytes = 0;
+};
+
+struct MemoryReport {
+  size_t plans = 0, models = 0;
+  size_t plan_bytes = 0;             // process RSS growth while compiling plans (JIT code, descriptors)
+  size_t weight_bytes_resident = 0;  // packed weights on the heap
+  size_t weight_bytes_mapped = 0;    // packed weights mapped from the cache
+  size_t arena_bytes = 0;            // all runners' activation arenas
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();  // finishes background preparation first
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Starts loading; returns at once. Fails now only for a name already in use.
+  Status load(const std::string& name, LoadSpec spec);
+  // Waits until `name` is ready (ok), failed (its error), or the timeout passes.
+  Status wait_ready(const std::string& name, std::chrono::milliseconds timeout);
+  Expected<ModelStatus> status(const std::string& name) const;
+  std::vector<ModelStatus> models() const;
+
+  Expected<std::vector<Tensor>> run(const std::string& name, const std::vector<Tensor>& inputs);
+  // Replaces the model's weights atomically; on any mismatch the old weights stay.
+  Status load_weights(const std::string& name, const std::string& path,
+                      const std::map<std::string, std::string>& name_map = {});
+  Status unload(const std::string& name);
+  // Writes the model's packed weights as a weight-pack file (mmap-able, checksummed).
+  Status export_pack(const std::string& name, const std::string& path) const;
+  MemoryReport memory() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kiln

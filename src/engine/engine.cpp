@@ -1,0 +1,452 @@
+#include "kiln/engine.h"
+
+#include <sys/resource.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "engine/runner_pool.h"
+#include "engine/weight_binding.h"
+#include "import/import.h"
+#include "optimize/optimize.h"
+#include "plan/plan.h"
+#include "weights/pack_file.h"
+#include "weights/weights.h"
+
+namespace kiln {
+
+const char* model_state_name(ModelState s) {
+  switch (s) {
+    case ModelState::kLoading: return "loading";
+    case ModelState::kPreparing: return "preparing";
+    case ModelState::kReady: return "ready";
+    case ModelState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+size_t current_rss_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// A compiled plan and the weight names (canonical order) its slots were made with.
+struct Architecture {
+  std::shared_ptr<const Plan> plan;
+  WeightSignature signature;
+  size_t compile_rss_bytes = 0;
+};
+
+struct ModelEntry {
+  std::string name;
+  LoadSpec spec;
+  mutable std::mutex mu;
+  std::condition_variable changed;
+  ModelStatus status;
+  std::shared_ptr<const Architecture> arch;
+  Graph graph;  // this model's optimised graph: its own weight names, for later weight files
+  std::shared_ptr<const Weights> weights;
+  uint64_t pack_key = kAnyKey;  // content key of `weights`, when known
+};
+
+bool ends_with(const std::string& s, const char* suffix) {
+  std::string x(suffix);
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+std::string arch_key(const Graph& g) {
+  std::string k = fingerprint_hex(fingerprint(g)) + "/fp32/isa" + std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
+  for (int in : g.inputs) k += "/" + shape_to_string(g.values[in].shape);
+  return k;
+}
+
+// Key of a packed weight file: architecture, plan shapes, weight contents, oneDNN and ISA.
+uint64_t pack_key(const std::string& arch, const Plan& plan, const RawWeights& raw, const WeightSignature& sig) {
+  const dnnl_version_t* v = dnnl_version();
+  std::string meta = arch + "/dnnl" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                     std::to_string(v->patch) + "/pack" + std::to_string(kPackFormatVersion);
+  uint64_t h = hash_bytes(meta.data(), meta.size(), plan.fingerprint);
+  for (const std::string& n : sig.names) {
+    const Tensor& t = raw.tensors.at(n);
+    h = hash_bytes(t.raw(), t.bytes(), h);
+  }
+  return h;
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions opt;
+  mutable std::mutex mu;  // models and archs
+  std::map<std::string, std::shared_ptr<ModelEntry>> models;
+  std::map<std::string, std::weak_ptr<const Architecture>> archs;
+
+  std::unique_ptr<RunnerPool> runners;
+
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<std::shared_ptr<ModelEntry>> queue;
+  bool stopping = false;
+  std::thread worker;
+
+  std::shared_ptr<ModelEntry> find(const std::string& name) const {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = models.find(name);
+    return it == models.end() ? nullptr : it->second;
+  }
+
+  void set_phase(ModelEntry& e, const std::string& phase, double progress) {
+    std::lock_guard<std::mutex> lock(e.mu);
+    e.status.phase = phase;
+    e.status.progress = progress;
+    e.changed.notify_all();
+  }
+
+  Expected<std::shared_ptr<const Weights>> pack_with_cache(const Architecture& arch, const std::string& key_text,
+                                                           const RawWeights& raw, bool& from_cache, uint64_t& key);
+  void enforce_cache_limit();
+  Status prepare(ModelEntry& e);
+  void work();
+};
+
+Expected<std::shared_ptr<const Weights>> Engine::Impl::pack_with_cache(const Architecture& arch,
+                                                                       const std::string& key_text,
+                                                                       const RawWeights& raw, bool& from_cache,
+                                                                       uint64_t& key) {
+  from_cache = false;
+  key = kAnyKey;
+  if (opt.cache_dir.empty()) return pack(*arch.plan, raw);
+  key = pack_key(key_text, *arch.plan, raw, arch.signature);
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.kwp", static_cast<unsigned long long>(key));
+  std::string path = opt.cache_dir + "/" + name;
+  auto mapped = map_pack_file(path, *arch.plan, key);
+  if (mapped) {
+    from_cache = true;
+    return mapped;
+  }
+  // Missing, stale or corrupt: rebuild it; a broken entry is never used.
+  if (mapped.error().code() != ErrorCode::kNotFound)
+    std::fprintf(stderr, "kiln: rebuilding cache entry: %s\n", mapped.error().message().c_str());
+  KILN_ASSIGN_OR_RETURN(auto packed, pack(*arch.plan, raw));
+  std::error_code ec;
+  std::filesystem::create_directories(opt.cache_dir, ec);
+  Status s = write_pack_file(path, *arch.plan, *packed, key);
+  if (!s) std::fprintf(stderr, "kiln: weight cache not written: %s\n", s.message().c_str());
+  enforce_cache_limit();
+  return packed;
+}
+
+void Engine::Impl::enforce_cache_limit() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::pair<fs::file_time_type, fs::path>> entries;
+  size_t total = 0;
+  for (const auto& f : fs::directory_iterator(opt.cache_dir, ec)) {
+    if (f.path().extension() != ".kwp") continue;
+    total += static_cast<size_t>(f.file_size(ec));
+    entries.emplace_back(f.last_write_time(ec), f.path());
+  }
+  std::sort(entries.begin(), entries.end());  // oldest first
+  for (const auto& [when, path] : entries) {
+    if (total <= opt.cache_limit_bytes) break;
+    size_t bytes = static_cast<size_t>(fs::file_size(path, ec));
+    if (fs::remove(path, ec)) total -= bytes;  // a mapped entry stays valid until unmapped
+  }
+}
+
+Status Engine::Impl::prepare(ModelEntry& e) {
+  auto t0 = Clock::now();
+  set_phase(e, "importing", 0.05);
+  ImportOptions io;
+  io.input_shapes = e.spec.input_shapes;
+  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_onnx(e.spec.model, io));
+  optimize(m.graph);
+  std::string key = arch_key(m.graph);
+  double import_ms = ms_since(t0);
+
+  std::shared_ptr<const Architecture> arch;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = archs.find(key);
+    if (it != archs.end()) arch = it->second.lock();
+  }
+  bool shared = arch != nullptr;
+  auto tc = Clock::now();
+  if (!arch) {
+    set_phase(e, "compiling plan", 0.2);
+    size_t rss0 = current_rss_bytes();
+    auto plan = compile_plan(m.graph, {});
+    if (!plan) return plan.error().with_context("'" + e.spec.model + "'");
+    auto a = std::make_shared<Architecture>();
+    a->plan = *plan;
+    a->signature = weight_signature(m.graph);
+    a->compile_rss_bytes = current_rss_bytes() - std::min(rss0, current_rss_bytes());
+    arch = a;
+    std::lock_guard<std::mutex> lock(mu);
+    archs[key] = arch;
+  }
+
+  double compile_ms = ms_since(tc);
+  set_phase(e, "packing weights", 0.5);
+  auto tp = Clock::now();
+  RawWeights raw;
+  bool from_cache = false;
+  uint64_t content_key = kAnyKey;
+  std::shared_ptr<const Weights> weights;
+  if (ends_with(e.spec.weights, ".kwp")) {
+    KILN_ASSIGN_OR_RETURN(weights, map_pack_file(e.spec.weights, *arch->plan, kAnyKey));
+    from_cache = true;
+  } else if (e.spec.weights.empty()) {
+    WeightSignature own = weight_signature(m.graph);
+    RawWeights used;
+    for (const std::string& n : own.names) used.tensors[n] = m.weights.tensors.at(n);
+    KILN_ASSIGN_OR_RETURN(raw, bind_weights(used, "'" + e.spec.model + "'", {}, own, arch->signature));
+  } else {
+    KILN_ASSIGN_OR_RETURN(raw, read_weight_file(e.spec.weights, e.spec.name_map, m.graph, arch->signature,
+                                                e.spec.input_shapes));
+  }
+  if (!weights) {
+    // Packing runs oneDNN reorders: on a runner's thread, so only the runners' OpenMP teams
+    // ever exist. A team on this thread would spin after packing and slow the next request
+    // (measured: the first run after preparing 10 models took 1.4x a steady run).
+    KILN_ASSIGN_OR_RETURN(weights, runners->execute([&](Runner&) {
+      return pack_with_cache(*arch, key, raw, from_cache, content_key);
+    }));
+  }
+
+  double pack_ms = ms_since(tp);
+  auto tw = Clock::now();
+  if (!shared) {
+    // A new plan: every runner grows its arena for it and runs it once on its own thread,
+    // so kernels, arena pages and thread teams are all warm before any request. A model
+    // sharing a warm plan needs no run: its packed weights are already resident.
+    set_phase(e, "warming up", 0.8);
+    std::vector<Tensor> zeros;
+    for (const PlanIO& in : arch->plan->inputs) zeros.push_back(Tensor::zeros(DType::kF32, in.shape));
+    for (size_t i = 0; i < runners->size(); ++i) {
+      auto r = runners->execute([&](Runner& runner) { return runner.run(*arch->plan, *weights, zeros); },
+                                static_cast<int>(i));
+      if (!r) return r.error().with_context("warm-up run");
+    }
+  }
+  std::lock_guard<std::mutex> lock(e.mu);
+  e.status.warmup_ms = ms_since(tw);
+  e.status.import_ms = import_ms;
+  e.status.compile_ms = compile_ms;
+  e.status.pack_ms = pack_ms;
+  e.status.fingerprint = fingerprint_hex(arch->plan->fingerprint);
+  e.status.plan_shared = shared;
+  e.status.weights_from_cache = from_cache;
+  e.status.weight_bytes = weights->bytes();
+  e.graph = std::move(m.graph);
+  e.arch = std::move(arch);
+  e.weights = std::move(weights);
+  e.pack_key = content_key;
+  e.status.prepare_ms = ms_since(t0);
+  e.status.state = ModelState::kReady;
+  e.status.phase = "ready";
+  e.status.progress = 1.0;
+  e.changed.notify_all();
+  return Status::ok();
+}
+
+void Engine::Impl::work() {
+  for (;;) {
+    std::shared_ptr<ModelEntry> e;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu);
+      queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, nothing left
+      e = queue.front();
+      queue.pop_front();
+    }
+    {
+      std::lock_guard<std::mutex> lock(e->mu);
+      e->status.state = ModelState::kPreparing;
+    }
+    Status s = prepare(*e);
+    if (!s) {
+      std::lock_guard<std::mutex> lock(e->mu);
+      e->status.state = ModelState::kFailed;
+      e->status.phase = "failed";
+      e->status.error = s.message();
+      e->changed.notify_all();
+    }
+  }
+}
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = std::move(options);
+  impl_->runners = std::make_unique<RunnerPool>(impl_->opt.runners);
+  impl_->worker = std::thread([this] { impl_->work(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    impl_->stopping = true;
+  }
+  impl_->queue_cv.notify_all();
+  impl_->worker.join();
+}
+
+Status Engine::load(const std::string& name, LoadSpec spec) {
+  if (name.empty()) return invalid_argument("a model needs a name");
+  auto e = std::make_shared<ModelEntry>();
+  e->name = name;
+  e->spec = std::move(spec);
+  e->status.name = name;
+  e->status.phase = "queued";
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->models.count(name)) return invalid_argument("a model named '" + name + "' is already loaded");
+    impl_->models[name] = e;
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    impl_->queue.push_back(e);
+  }
+  impl_->queue_cv.notify_one();
+  return Status::ok();
+}
+
+Status Engine::wait_ready(const std::string& name, std::chrono::milliseconds timeout) {
+  auto e = impl_->find(name);
+  if (!e) return not_found("no model named '" + name + "'");
+  std::unique_lock<std::mutex> lock(e->mu);
+  bool done = e->changed.wait_for(lock, timeout, [&] {
+    return e->status.state == ModelState::kReady || e->status.state == ModelState::kFailed;
+  });
+  if (!done)
+    return internal_error("model '" + name + "' is not ready after " + std::to_string(timeout.count()) + " ms (" +
+                          e->status.phase + ")");
+  if (e->status.state == ModelState::kFailed) return invalid_model("model '" + name + "' failed: " + e->status.error);
+  return Status::ok();
+}
+
+Expected<ModelStatus> Engine::status(const std::string& name) const {
+  auto e = impl_->find(name);
+  if (!e) return not_found("no model named '" + name + "'");
+  std::lock_guard<std::mutex> lock(e->mu);
+  return e->status;
+}
+
+std::vector<ModelStatus> Engine::models() const {
+  std::vector<std::shared_ptr<ModelEntry>> all;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (const auto& [n, e] : impl_->models) all.push_back(e);
+  }
+  std::vector<ModelStatus> out;
+  for (const auto& e : all) {
+    std::lock_guard<std::mutex> lock(e->mu);
+    out.push_back(e->status);
+  }
+  return out;
+}
+
+Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::vector<Tensor>& inputs) {
+  auto e = impl_->find(name);
+  if (!e) return not_found("no model named '" + name + "'");
+  std::shared_ptr<const Architecture> arch;
+  std::shared_ptr<const Weights> weights;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (e->status.state != ModelState::kReady)
+      return invalid_argument("model '" + name + "' is " + model_state_name(e->status.state) +
+                              (e->status.error.empty() ? "" : ": " + e->status.error));
+    arch = e->arch;
+    weights = e->weights;  // this run keeps these weights even if they are swapped meanwhile
+  }
+  return impl_->runners->execute([&](Runner& r) { return r.run(*arch->plan, *weights, inputs); });
+}
+
+Status Engine::load_weights(const std::string& name, const std::string& path,
+                            const std::map<std::string, std::string>& name_map) {
+  auto e = impl_->find(name);
+  if (!e) return not_found("no model named '" + name + "'");
+  std::shared_ptr<const Architecture> arch;
+  std::map<std::string, Shape> shapes;
+  const Graph* graph;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (e->status.state != ModelState::kReady)
+      return invalid_argument("model '" + name + "' is " + model_state_name(e->status.state) + "; weights can be swapped once it is ready");
+    arch = e->arch;
+    shapes = e->spec.input_shapes;
+    graph = &e->graph;  // written only by preparation, which is over
+  }
+  bool from_cache = false;
+  uint64_t key = kAnyKey;
+  std::shared_ptr<const Weights> weights;
+  if (ends_with(path, ".kwp")) {
+    KILN_ASSIGN_OR_RETURN(weights, map_pack_file(path, *arch->plan, kAnyKey));
+    from_cache = true;
+  } else {
+    KILN_ASSIGN_OR_RETURN(RawWeights raw, read_weight_file(path, name_map, *graph, arch->signature, shapes));
+    KILN_ASSIGN_OR_RETURN(weights, impl_->runners->execute([&](Runner&) {
+      return impl_->pack_with_cache(*arch, arch_key(*graph), raw, from_cache, key);
+    }));
+  }
+  std::lock_guard<std::mutex> lock(e->mu);
+  e->weights = std::move(weights);
+  e->pack_key = key;
+  e->status.weights_from_cache = from_cache;
+  e->status.weight_bytes = e->weights->bytes();
+  return Status::ok();
+}
+
+Status Engine::unload(const std::string& name) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->models.find(name);
+  if (it == impl_->models.end()) return not_found("no model named '" + name + "'");
+  {
+    std::lock_guard<std::mutex> elock(it->second->mu);
+    if (it->second->status.state == ModelState::kPreparing || it->second->status.state == ModelState::kLoading)
+      return invalid_argument("model '" + name + "' is still being prepared");
+  }
+  impl_->models.erase(it);  // its weights go with the last run holding them; the plan with its last model
+  return Status::ok();
+}
+
+Status Engine::export_pack(const std::string& name, const std::string& path) const {
+  auto e = impl_->find(name);
+  if (!e) return not_found("no model named '" + name + "'");
+  std::lock_guard<std::mutex> lock(e->mu);
+  if (e->status.state != ModelState::kReady) return invalid_argument("model '" + name + "' is not ready");
+  return write_pack_file(path, *e->arch->plan, *e->weights, e->pack_key);
+}
+
+MemoryReport Engine::memory() const {
+  MemoryReport r;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (const auto& [key, weak] : impl_->archs)
+    if (auto a = weak.lock()) {
+      ++r.plans;
+      r.plan_bytes += a->compile_rss_bytes;
+    }
+  for (const auto& [name, e] : impl_->models) {
+    std::lock_guard<std::mutex> elock(e->mu);
+    if (!e->weights) continue;
+    ++r.models;
+    (e->weights->mapped() ? r.weight_bytes_mapped : r.weight_bytes_resident) += e->weights->bytes();
+  }
+  r.arena_bytes = impl_->runners->arena_bytes();
+  return r;
+}
+
+}  // namespace kiln

@@ -1,0 +1,84 @@
+#include "engine/weight_binding.h"
+
+#include <set>
+
+#include "import/import.h"
+#include "import/safetensors.h"
+#include "optimize/optimize.h"
+
+namespace kiln {
+
+WeightSignature weight_signature(const Graph& g) {
+  WeightSignature s;
+  std::set<int> seen;
+  for (const Node& n : g.nodes)
+    for (int in : n.inputs)
+      if (g.values[in].kind == ValueKind::kWeight && seen.insert(in).second) {
+        s.names.push_back(g.values[in].name);
+        s.shapes.push_back(g.values[in].shape);
+      }
+  return s;
+}
+
+Expected<RawWeights> bind_weights(const RawWeights& file, const std::string& file_label,
+                                  const std::map<std::string, std::string>& name_map, const WeightSignature& own,
+                                  const WeightSignature& target) {
+  // Apply the name map: file name -> graph name.
+  std::map<std::string, const Tensor*> by_graph_name;
+  for (const auto& [name, t] : file.tensors) {
+    auto it = name_map.find(name);
+    by_graph_name[it == name_map.end() ? name : it->second] = &t;
+  }
+  RawWeights out;
+  std::set<std::string> used;
+  for (size_t i = 0; i < own.names.size(); ++i) {
+    auto it = by_graph_name.find(own.names[i]);
+    if (it == by_graph_name.end())
+      return invalid_argument(file_label + ": weight '" + own.names[i] + "' (shape " + shape_to_string(own.shapes[i]) +
+                              ") is missing");
+    const Tensor& t = *it->second;
+    if (t.dtype() != DType::kF32)
+      return invalid_argument(file_label + ": weight '" + own.names[i] + "' is " + dtype_name(t.dtype()) +
+                              ", expected float32");
+    if (t.shape() != own.shapes[i])
+      return invalid_argument(file_label + ": weight '" + own.names[i] + "' has shape " + shape_to_string(t.shape()) +
+                              ", the architecture needs " + shape_to_string(own.shapes[i]));
+    used.insert(own.names[i]);
+    out.tensors[target.names[i]] = t;
+  }
+  for (const auto& [name, t] : by_graph_name)
+    if (!used.count(name))
+      return invalid_argument(file_label + ": tensor '" + name + "' is not a weight of this architecture");
+  return out;
+}
+
+Expected<RawWeights> read_weight_file(const std::string& path, const std::map<std::string, std::string>& name_map,
+                                      const Graph& own_graph, const WeightSignature& target,
+                                      const std::map<std::string, Shape>& input_shapes) {
+  auto ends_with = [&](const char* s) {
+    std::string suffix(s);
+    return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".safetensors")) {
+    KILN_ASSIGN_OR_RETURN(RawWeights file, read_safetensors(path));
+    return bind_weights(file, "'" + path + "'", name_map, weight_signature(own_graph), target);
+  }
+  if (ends_with(".onnx")) {
+    ImportOptions opt;
+    opt.input_shapes = input_shapes;
+    KILN_ASSIGN_OR_RETURN(ImportedModel m, import_onnx(path, opt));
+    optimize(m.graph);
+    uint64_t want = fingerprint(own_graph), got = fingerprint(m.graph);
+    if (want != got)
+      return invalid_argument("'" + path + "' has another architecture (fingerprint " + fingerprint_hex(got) +
+                              ", the model's is " + fingerprint_hex(want) + ")");
+    // Same architecture: its weights bind by canonical position, whatever their names.
+    WeightSignature theirs = weight_signature(m.graph);
+    RawWeights used;  // initializers the optimised graph no longer reads are not "extra"
+    for (const std::string& n : theirs.names) used.tensors[n] = m.weights.tensors.at(n);
+    return bind_weights(used, "'" + path + "'", {}, theirs, target);
+  }
+  return invalid_argument("'" + path + "': weight files are .onnx or .safetensors");
+}
+
+}  // namespace kiln

@@ -1,0 +1,32 @@
+// Binding a weight file to an architecture: checks and renames, never packs.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace kiln {
+
+// The names and shapes of a graph's weights in canonical order (first use by a node, nodes
+// in topological order): the order that identifies weight slots across exports.
+struct WeightSignature {
+  std::vector<std::string> names;
+  std::vector<Shape> shapes;
+};
+WeightSignature weight_signature(const Graph& g);
+
+// Checks `file` (tensors by their names in the file, after `name_map`) against `own`, the
+// names and shapes the model's graph uses; then returns them renamed to `target` names by
+// canonical position. The first missing, extra or mismatched tensor is the error.
+Expected<RawWeights> bind_weights(const RawWeights& file, const std::string& file_label,
+                                  const std::map<std::string, std::string>& name_map, const WeightSignature& own,
+                                  const WeightSignature& target);
+
+// Reads weights for an architecture from an .onnx (same fingerprint) or .safetensors file.
+Expected<RawWeights> read_weight_file(const std::string& path, const std::map<std::string, std::string>& name_map,
+                                      const Graph& own_graph, const WeightSignature& target,
+                                      const std::map<std::string, Shape>& input_shapes);
+
+}  // namespace kiln
