@@ -41,6 +41,7 @@ struct LoadSpec {
                                                     // or a weight pack (.kwp) written by export_pack / `kiln pack`
   std::map<std::string, std::string> name_map;      // safetensors name -> graph initializer name
   std::map<std::string, Shape> input_shapes;        // "" = the first input
+  std::vector<std::string> outputs;                 // tensors to return by name (default: the model's)
 };
 
 struct ModelStatus {

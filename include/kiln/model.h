@@ -27,6 +27,7 @@ namespace kiln {
 struct ModelOptions {
   std::map<std::string, Shape> input_shapes;      // override or fill in input shapes
   std::map<std::string, Tensor> constant_inputs;  // inputs whose values are fixed (folded)
+  std::vector<std::string> outputs;               // tensors to return by name (default: the model's)
   bool warm_up = true;                            // run once at load (see header comment)
 };
 

@@ -173,7 +173,8 @@ Status Engine::Impl::prepare(ModelEntry& e) {
   set_phase(e, "importing", 0.05);
   ImportOptions io;
   io.input_shapes = e.spec.input_shapes;
-  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_onnx(e.spec.model, io));
+  io.outputs = e.spec.outputs;
+  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(e.spec.model, io));
   optimize(m.graph);
   std::string key = arch_key(m.graph);
   double import_ms = ms_since(t0);

@@ -38,7 +38,8 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   ImportOptions io;
   io.input_shapes = options.input_shapes;
   io.constant_inputs = options.constant_inputs;
-  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_onnx(path, io));
+  io.outputs = options.outputs;
+  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(path, io));
   info.import_ms = ms_since(t0);
   info.producer = m.producer;
   info.opset = m.opset;

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "graph/graph.h"
 
@@ -22,6 +23,9 @@ struct ImportOptions {
   // Graph inputs to treat as constants (e.g. a shape tensor fed at run time by a test
   // harness). They become folded constants or weights.
   std::map<std::string, Tensor> constant_inputs;
+  // Tensors to return, by the file's names (TensorFlow: "conv2d_23/Sigmoid" or with ":0").
+  // Empty: the importer's default (ONNX: the graph outputs; TensorFlow: the nodes nothing reads).
+  std::vector<std::string> outputs;
 };
 
 struct ImportedModel {
@@ -32,6 +36,11 @@ struct ImportedModel {
 };
 
 Expected<ImportedModel> import_onnx(const std::string& path, const ImportOptions& options);
+// TensorFlow frozen GraphDef, binary (.pb) or text (.pbtxt).
+Expected<ImportedModel> import_tf_graphdef(const std::string& path, const ImportOptions& options);
+
+// Any model file kiln reads, chosen by its extension (.onnx, .pb, .pbtxt, .h5).
+Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options);
 Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
                                           const ImportOptions& options);
 
