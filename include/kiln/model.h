@@ -28,6 +28,10 @@ struct ModelOptions {
   std::map<std::string, Shape> input_shapes;      // override or fill in input shapes
   std::map<std::string, Tensor> constant_inputs;  // inputs whose values are fixed (folded)
   std::vector<std::string> outputs;               // tensors to return by name (default: the model's)
+  std::string weights;                            // other weights: .onnx of the same architecture,
+                                                  // .safetensors (by initializer name) or .kwp
+  std::map<std::string, std::string> name_map;    // safetensors name -> initializer name
+  std::string cache_dir;                          // weight-pack cache (mapped on later loads)
   bool warm_up = true;                            // run once at load (see header comment)
 };
 
@@ -49,6 +53,7 @@ struct ModelInfo {
   size_t reference_steps = 0;              // steps running naive reference kernels
   size_t arena_bytes = 0;                  // activation arena of one runner
   size_t weight_bytes = 0;                 // packed weights
+  bool weights_from_cache = false;         // mapped from the pack cache or a .kwp
   // Milliseconds spent in each phase of load().
   double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
 };

@@ -10,7 +10,8 @@ namespace CLI { class App; }
 namespace kiln::cli {
 
 struct RunArgs {
-  std::string model, input, output;
+  std::string model, input, output, weights, cache_dir, input_name;
+  std::vector<std::string> output_names;
   std::vector<std::string> input_shape;  // "name=1,1,256,256" or "1,1,256,256"
   float threshold = 0.5f;
   int threads = 0;

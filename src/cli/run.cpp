@@ -33,11 +33,19 @@ void add_run(CLI::App& app, RunArgs& a) {
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...: shape for an input with unknown dimensions");
   c->add_option("--threshold", a.threshold, "mask threshold for --output .png (negative: grayscale)")->capture_default_str();
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
+  c->add_option("--weights", a.weights, "run with these weights: .onnx of the same architecture, .safetensors or .kwp");
+  c->add_option("--cache-dir", a.cache_dir, "weight-pack cache: packed weights are mapped on later runs");
+  c->add_option("--input-name", a.input_name, "the input to feed, by the model's name for it");
+  c->add_option("--output-name", a.output_names, "tensor(s) to return, by name (default: the model's outputs)");
 }
 
 int do_run(const RunArgs& a) {
   set_threads(a.threads);
   ModelOptions opt;
+  opt.weights = a.weights;
+  opt.cache_dir = a.cache_dir;
+  opt.outputs = a.output_names;
+  opt.warm_up = false;  // one request: a warm-up run would only double the time to the result
   std::string err;
   if (!parse_input_shapes(a.input_shape, "", opt.input_shapes, err)) {
     std::cerr << "kiln: " << err << "\n";
@@ -48,7 +56,7 @@ int do_run(const RunArgs& a) {
     // Read once to learn the size, so an image of any size sets the model's input shape.
     auto probe = read_image(a.input, 1);
     if (!probe) { std::cerr << "kiln: " << probe.error().message() << "\n"; return 1; }
-    if (opt.input_shapes.empty()) opt.input_shapes[""] = {1, 1, probe->shape()[2], probe->shape()[3]};
+    if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = {1, 1, probe->shape()[2], probe->shape()[3]};
   } else {
     auto t = read_npy(a.input);
     if (!t) { std::cerr << "kiln: " << t.error().message() << "\n"; return 1; }
@@ -57,7 +65,7 @@ int do_run(const RunArgs& a) {
       return 1;
     }
     input = *t;
-    if (opt.input_shapes.empty()) opt.input_shapes[""] = input.shape();
+    if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = input.shape();
   }
   auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(a.model, opt);
@@ -101,6 +109,7 @@ int do_run(const RunArgs& a) {
                 shape_to_string(t.shape()).c_str(), mn, mx, sum / static_cast<double>(t.elements()), a.threshold,
                 100.0 * static_cast<double>(above) / static_cast<double>(t.elements()));
   }
+  if (info.weights_from_cache) std::printf("weights    mapped from a weight pack (no packing)\n");
   std::printf("timings    load %.1f ms (import %.1f, optimise %.1f, compile %.1f, pack %.1f, warm-up %.1f)  run %.2f ms\n",
               load_ms, info.import_ms, info.optimize_ms, info.compile_ms, info.pack_ms, info.warmup_ms, run_ms);
   if (!a.output.empty()) {

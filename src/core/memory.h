@@ -4,8 +4,9 @@
 //
 // Measured on this kind of VM (2026-11-26): 128 MB by malloc + first touch 67 ms; with
 // MADV_HUGEPAGE before the touch 16-290 ms (direct compaction stalls); mmap MAP_POPULATE
-// 35 ms, every time. So populate first, then advise huge pages, which lets khugepaged
-// collapse them later without ever stalling a caller. Page-aligned.
+// 35 ms, every time; huge pages advised after populating brought no steady-state gain but
+// occasional multi-millisecond stalls (khugepaged collapsing them under a run). So: plain
+// pages, populated up front, by all cores. Page-aligned.
 #pragma once
 
 #include <cstddef>

@@ -14,6 +14,7 @@
 #include "import/import.h"
 #include "optimize/optimize.h"
 #include "plan/plan.h"
+#include "weights/pack_cache.h"
 #include "weights/pack_file.h"
 #include "weights/weights.h"
 
@@ -67,24 +68,6 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
 }
 
-std::string arch_key(const Graph& g) {
-  std::string k = fingerprint_hex(fingerprint(g)) + "/fp32/isa" + std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
-  for (int in : g.inputs) k += "/" + shape_to_string(g.values[in].shape);
-  return k;
-}
-
-// Key of a packed weight file: architecture, plan shapes, weight contents, oneDNN and ISA.
-uint64_t pack_key(const std::string& arch, const Plan& plan, const RawWeights& raw, const WeightSignature& sig) {
-  const dnnl_version_t* v = dnnl_version();
-  std::string meta = arch + "/dnnl" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-                     std::to_string(v->patch) + "/pack" + std::to_string(kPackFormatVersion);
-  uint64_t h = hash_bytes(meta.data(), meta.size(), plan.fingerprint);
-  for (const std::string& n : sig.names) {
-    const Tensor& t = raw.tensors.at(n);
-    h = hash_bytes(t.raw(), t.bytes(), h);
-  }
-  return h;
-}
 
 }  // namespace
 
@@ -116,57 +99,13 @@ struct Engine::Impl {
   }
 
   Expected<std::shared_ptr<const Weights>> pack_with_cache(const Architecture& arch, const std::string& key_text,
-                                                           const RawWeights& raw, bool& from_cache, uint64_t& key);
-  void enforce_cache_limit();
+                                                           const RawWeights& raw, bool& from_cache, uint64_t& key) {
+    PackCache cache{opt.cache_dir, opt.cache_limit_bytes};
+    return pack_cached(cache, *arch.plan, raw, arch.signature.names, key_text, from_cache, key);
+  }
   Status prepare(ModelEntry& e);
   void work();
 };
-
-Expected<std::shared_ptr<const Weights>> Engine::Impl::pack_with_cache(const Architecture& arch,
-                                                                       const std::string& key_text,
-                                                                       const RawWeights& raw, bool& from_cache,
-                                                                       uint64_t& key) {
-  from_cache = false;
-  key = kAnyKey;
-  if (opt.cache_dir.empty()) return pack(*arch.plan, raw);
-  key = pack_key(key_text, *arch.plan, raw, arch.signature);
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.kwp", static_cast<unsigned long long>(key));
-  std::string path = opt.cache_dir + "/" + name;
-  auto mapped = map_pack_file(path, *arch.plan, key);
-  if (mapped) {
-    from_cache = true;
-    return mapped;
-  }
-  // Missing, stale or corrupt: rebuild it; a broken entry is never used.
-  if (mapped.error().code() != ErrorCode::kNotFound)
-    std::fprintf(stderr, "kiln: rebuilding cache entry: %s\n", mapped.error().message().c_str());
-  KILN_ASSIGN_OR_RETURN(auto packed, pack(*arch.plan, raw));
-  std::error_code ec;
-  std::filesystem::create_directories(opt.cache_dir, ec);
-  Status s = write_pack_file(path, *arch.plan, *packed, key);
-  if (!s) std::fprintf(stderr, "kiln: weight cache not written: %s\n", s.message().c_str());
-  enforce_cache_limit();
-  return packed;
-}
-
-void Engine::Impl::enforce_cache_limit() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::pair<fs::file_time_type, fs::path>> entries;
-  size_t total = 0;
-  for (const auto& f : fs::directory_iterator(opt.cache_dir, ec)) {
-    if (f.path().extension() != ".kwp") continue;
-    total += static_cast<size_t>(f.file_size(ec));
-    entries.emplace_back(f.last_write_time(ec), f.path());
-  }
-  std::sort(entries.begin(), entries.end());  // oldest first
-  for (const auto& [when, path] : entries) {
-    if (total <= opt.cache_limit_bytes) break;
-    size_t bytes = static_cast<size_t>(fs::file_size(path, ec));
-    if (fs::remove(path, ec)) total -= bytes;  // a mapped entry stays valid until unmapped
-  }
-}
 
 Status Engine::Impl::prepare(ModelEntry& e) {
   auto t0 = Clock::now();
@@ -176,7 +115,7 @@ Status Engine::Impl::prepare(ModelEntry& e) {
   io.outputs = e.spec.outputs;
   KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(e.spec.model, io));
   optimize(m.graph);
-  std::string key = arch_key(m.graph);
+  std::string key = architecture_key(m.graph);
   double import_ms = ms_since(t0);
 
   std::shared_ptr<const Architecture> arch;
@@ -400,7 +339,7 @@ Status Engine::load_weights(const std::string& name, const std::string& path,
   } else {
     KILN_ASSIGN_OR_RETURN(RawWeights raw, read_weight_file(path, name_map, *graph, arch->signature, shapes));
     KILN_ASSIGN_OR_RETURN(weights, impl_->runners->execute([&](Runner&) {
-      return impl_->pack_with_cache(*arch, arch_key(*graph), raw, from_cache, key);
+      return impl_->pack_with_cache(*arch, architecture_key(*graph), raw, from_cache, key);
     }));
   }
   std::lock_guard<std::mutex> lock(e->mu);

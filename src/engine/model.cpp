@@ -7,6 +7,9 @@
 #include "optimize/optimize.h"
 #include "plan/plan.h"
 #include "plan/steps.h"
+#include "engine/weight_binding.h"
+#include "weights/pack_cache.h"
+#include "weights/pack_file.h"
 #include "weights/weights.h"
 
 namespace kiln {
@@ -65,9 +68,25 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   info.arena_bytes = impl->plan->arena_bytes;
 
   t0 = std::chrono::steady_clock::now();
-  auto w = pack(*impl->plan, m.weights);
+  WeightSignature sig = weight_signature(m.graph);
+  bool from_cache = false;
+  uint64_t key = 0;
+  Expected<std::shared_ptr<const Weights>> w = internal_error("unset");
+  if (options.weights.size() > 4 && options.weights.compare(options.weights.size() - 4, 4, ".kwp") == 0) {
+    w = map_pack_file(options.weights, *impl->plan, kAnyKey);
+    from_cache = true;
+  } else {
+    RawWeights raw;
+    if (options.weights.empty()) {
+      for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
+    } else {
+      KILN_ASSIGN_OR_RETURN(raw, read_weight_file(options.weights, options.name_map, m.graph, sig, options.input_shapes));
+    }
+    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, raw, sig.names, architecture_key(m.graph), from_cache, key);
+  }
   if (!w) return w.error().with_context("'" + path + "'");
   impl->weights = *w;
+  info.weights_from_cache = from_cache;
   info.weight_bytes = impl->weights->bytes();
   impl->runner.reserve(*impl->plan);
   info.pack_ms = ms_since(t0);

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include "import/import.h"
 #include "import/safetensors.h"
 #include "optimize/optimize.h"
@@ -18,6 +20,13 @@ WeightSignature weight_signature(const Graph& g) {
         s.shapes.push_back(g.values[in].shape);
       }
   return s;
+}
+
+std::string architecture_key(const Graph& g) {
+  std::string k = fingerprint_hex(fingerprint(g)) + "/fp32/isa" +
+                  std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
+  for (int in : g.inputs) k += "/" + shape_to_string(g.values[in].shape);
+  return k;
 }
 
 Expected<RawWeights> bind_weights(const RawWeights& file, const std::string& file_label,

@@ -17,6 +17,9 @@ struct WeightSignature {
 };
 WeightSignature weight_signature(const Graph& g);
 
+// What a plan is keyed on: fingerprint, input shapes, precision and CPU ISA.
+std::string architecture_key(const Graph& g);
+
 // Checks `file` (tensors by their names in the file, after `name_map`) against `own`, the
 // names and shapes the model's graph uses; then returns them renamed to `target` names by
 // canonical position. The first missing, extra or mismatched tensor is the error.

@@ -77,6 +77,7 @@ TensorRef CompileContext::define_alias(int v, const TensorRef& src, const md_t& 
 }
 
 TensorRef CompileContext::weight(WeightSlot slot) {
+  slot.pack_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(plan_.engine, slot.source_md(), plan_.engine, slot.packed_md));
   plan_.weight_slots.push_back(std::move(slot));
   TensorRef r;
   r.md = plan_.weight_slots.back().packed_md;

@@ -99,13 +99,13 @@ Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights
   for (size_t i = 0; i < plan.weight_slots.size(); ++i) {
     const WeightSlot& s = plan.weight_slots[i];
     KILN_ASSIGN_OR_RETURN(Tensor src, plain_source(raw, s));
-    md_t src_md(s.packed_md.dims(), dnnl::memory::data_type::f32, s.source_tag);
+    md_t src_md = s.source_md();
     if (src_md.get_size() != src.bytes())
       return internal_error("weight slot " + s.describe() + ": recipe size mismatch");
     try {
       dnnl::memory from(src_md, plan.engine, src.raw());
       dnnl::memory to(s.packed_md, plan.engine, storage.get() + offsets[i]);
-      dnnl::reorder(from, to).execute(stream, from, to);
+      s.pack_reorder.execute(stream, from, to);
     } catch (const dnnl::error& e) {
       return internal_error("packing " + s.describe() + ": oneDNN: " + e.what());
     }
