@@ -46,6 +46,7 @@ class Importer {
   int readers(const std::string& tensor) const;
   bool is_output(const std::string& tensor) const { return output_tensors_.count(tensor) != 0; }
 
+  int node_index(const std::string& node) const;  // -1 when no node has that name
   Graph& graph() { return out_.graph; }
   const ImportOptions& options() const { return options_; }
 

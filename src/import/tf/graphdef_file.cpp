@@ -1,0 +1,64 @@
+// Reading a frozen GraphDef file, binary (.pb) or text (.pbtxt), and the importer's entry point.
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "import/tf/importer.h"
+
+namespace kiln {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Keeps the first text-format error with its position, for the message.
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (text.empty()) text = "line " + std::to_string(line + 1) + ", column " + std::to_string(column + 1) + ": " + message;
+  }
+  std::string text;
+};
+
+Expected<tf::GraphDef> read_graphdef(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return not_found("cannot open '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) return io_error("cannot read '" + path + "'");
+  std::string bytes = std::move(ss).str();
+  if (bytes.empty()) return invalid_model("'" + path + "' is empty");
+  tf::GraphDef g;
+  if (ends_with(path, ".pbtxt")) {
+    google::protobuf::TextFormat::Parser parser;
+    FirstError errors;
+    parser.RecordErrorsTo(&errors);
+    // Fields kiln's schema leaves out (function library, debug info) are skipped, as in binary.
+    parser.AllowUnknownField(true);
+    parser.AllowUnknownExtension(true);
+    if (!parser.ParseFromString(bytes, &g))
+      return invalid_model("'" + path + "' is not a valid text-format TensorFlow GraphDef: " + errors.text);
+    return g;
+  }
+  if (!g.ParseFromString(bytes))
+    return invalid_model("'" + path + "' is not a valid TensorFlow GraphDef: the protobuf does not parse (the file "
+                         "is truncated, corrupt, or not a frozen graph)");
+  return g;
+}
+
+}  // namespace
+
+Expected<ImportedModel> import_tf_graphdef(const std::string& path, const ImportOptions& options) {
+  auto g = read_graphdef(path);
+  if (!g) return g.error();
+  tf_import::Importer imp(*g, options);
+  auto m = imp.run();
+  if (!m) return m.error().with_context("'" + path + "'");
+  return m;
+}
+
+}  // namespace kiln
