@@ -12,9 +12,25 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace kiln {
 
 std::shared_ptr<uint8_t> allocate_populated(size_t bytes);
+
+}  // namespace kiln
+
+#include "kiln/status.h"
+
+namespace kiln {
+
+// A whole file mapped read-only and populated (its pages are all about to be read, and a
+// fault per 4 KiB page costs several times more on a VM; a writable private mapping would
+// make MAP_POPULATE copy every page). Views into it must never be written.
+struct MappedFile {
+  std::shared_ptr<uint8_t> data;
+  size_t size = 0;
+};
+Expected<MappedFile> map_file(const std::string& path);
 
 }  // namespace kiln

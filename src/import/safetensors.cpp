@@ -3,12 +3,10 @@
 // then the data. Mapped, and float32 tensors are viewed in place.
 #include "import/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstring>
+
+#include "core/memory.h"
 
 #include <nlohmann/json.hpp>
 
@@ -38,21 +36,11 @@ float half_to_float(uint16_t h) {
 }  // namespace
 
 Expected<RawWeights> read_safetensors(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return not_found("cannot open '" + path + "'");
-  struct stat st {};
-  ::fstat(fd, &st);
-  size_t size = static_cast<size_t>(st.st_size);
+  KILN_ASSIGN_OR_RETURN(MappedFile file, map_file(path));
+  size_t size = file.size;
+  std::shared_ptr<uint8_t> mapping = file.data;
   auto bad = [&](const std::string& why) { return invalid_model("'" + path + "' is not a valid safetensors file: " + why); };
-  if (size < 8) {
-    ::close(fd);
-    return bad("shorter than its 8-byte header length");
-  }
-  // Read-only and populated, as for ONNX files (onnx_file.cpp): views are never written.
-  void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return io_error("cannot map '" + path + "'");
-  std::shared_ptr<uint8_t> mapping(static_cast<uint8_t*>(m), [size](uint8_t* q) { ::munmap(q, size); });
+  if (size < 8) return bad("shorter than its 8-byte header length");
   uint64_t header_len = 0;
   std::memcpy(&header_len, mapping.get(), 8);
   if (header_len > size - 8) return bad("header length " + std::to_string(header_len) + " exceeds the file");

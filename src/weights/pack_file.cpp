@@ -1,13 +1,12 @@
 #include "weights/pack_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <vector>
+
+#include "core/memory.h"
 
 namespace kiln {
 
@@ -107,20 +106,15 @@ Status write_pack_file(const std::string& path, const Plan& plan, const Weights&
 }
 
 Expected<std::shared_ptr<const Weights>> map_pack_file(const std::string& path, const Plan& plan, uint64_t key) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return not_found("no weight pack at '" + path + "'");
-  struct stat st {};
-  ::fstat(fd, &st);
-  size_t size = static_cast<size_t>(st.st_size);
-  auto bad = [&](const std::string& why) { return invalid_model("weight pack '" + path + "' is unusable: " + why); };
-  if (size < kHeaderBytes) {
-    ::close(fd);
-    return bad("truncated header");
+  auto file = map_file(path);
+  if (!file) {
+    if (file.error().code() == ErrorCode::kNotFound) return not_found("no weight pack at '" + path + "'");
+    return file.error();
   }
-  void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return io_error("cannot map '" + path + "'");
-  std::shared_ptr<uint8_t> mapping(static_cast<uint8_t*>(m), [size](uint8_t* q) { ::munmap(q, size); });
+  size_t size = file->size;
+  std::shared_ptr<uint8_t> mapping = file->data;
+  auto bad = [&](const std::string& why) { return invalid_model("weight pack '" + path + "' is unusable: " + why); };
+  if (size < kHeaderBytes) return bad("truncated header");
   Header h;
   std::memcpy(&h, mapping.get(), sizeof h);
   if (std::memcmp(h.magic, kMagic, 8) != 0) return bad("not a kiln weight pack");

@@ -1,11 +1,9 @@
 #include "import/onnx/onnx_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <limits>
+
+#include "core/memory.h"
 
 #include "import/onnx/context.h"
 
@@ -155,23 +153,10 @@ Expected<OnnxFile> parse_onnx_bytes(std::shared_ptr<const uint8_t> bytes, size_t
 }
 
 Expected<OnnxFile> read_onnx_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return not_found("cannot open '" + path + "'");
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size == 0) {
-    ::close(fd);
-    return invalid_model("'" + path + "' is empty or unreadable");
-  }
-  size_t size = static_cast<size_t>(st.st_size);
-  // Read-only (tensors viewing it are never written: folding and packing make new ones),
-  // and populated in one call: the weights will all be read, and a fault per 4 KiB page
-  // costs several times more on a VM. (A writable private mapping would make MAP_POPULATE
-  // copy every page.)
-  void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return io_error("cannot map '" + path + "'");
-  std::shared_ptr<const uint8_t> mapping(static_cast<const uint8_t*>(m),
-                                         [size](const uint8_t* q) { ::munmap(const_cast<uint8_t*>(q), size); });
+  KILN_ASSIGN_OR_RETURN(MappedFile file, map_file(path));
+  if (file.size == 0) return invalid_model("'" + path + "' is empty");
+  size_t size = file.size;
+  std::shared_ptr<const uint8_t> mapping = file.data;
   return parse_onnx_bytes(std::move(mapping), size);
 }
 
