@@ -56,6 +56,7 @@ struct ModelStatus {
   double prepare_ms = 0;      // import to ready, warm-up included
   double import_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;  // its parts
   size_t weight_bytes = 0;
+  std::vector<std::pair<std::string, Shape>> inputs, outputs;  // names and shapes, once prepared
 };
 
 struct MemoryReport {

@@ -39,6 +39,19 @@ int do_bench_models(const BenchArgs& a) {
     ModelStatus status;
     double wall_ms = 0, first_ms = 0, steady_ms = 0;
   };
+  // Inputs: one random image in the models' input shape.
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  std::vector<Tensor> inputs;  // made from the first model's input shapes once it is ready
+  auto run = [&](const std::string& name) -> double {
+    auto t0 = Clock::now();
+    auto out = engine.run(name, inputs);
+    if (!out) {
+      std::cerr << "kiln: " << out.error().message() << "\n";
+      std::exit(1);
+    }
+    return ms(t0, Clock::now());
+  };
   std::vector<Row> rows;
   for (size_t i = 0; i < a.models.size(); ++i) {
     Row r;
@@ -55,36 +68,20 @@ int do_bench_models(const BenchArgs& a) {
       return 1;
     }
     r.status = *engine.status(r.name);
+    if (inputs.empty())
+      for (const auto& [name, shape] : r.status.inputs) {
+        Tensor t = Tensor::zeros(DType::kF32, shape);
+        for (int64_t k = 0; k < t.elements(); ++k) t.data<float>()[k] = dist(rng);
+        inputs.push_back(t);
+      }
+    // The first request, right after the model became ready (what a caller that loads a
+    // model and then uses it sees).
+    r.first_ms = run(r.name);
     rows.push_back(r);
   }
   double rss_after_load = peak_rss_mb();
   MemoryReport mem = engine.memory();
 
-  // Inputs: one random image in the models' input shape.
-  std::mt19937 rng(42);
-  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
-  auto shape_of = [&]() -> Shape {
-    auto it = base.input_shapes.find("");
-    return it != base.input_shapes.end() ? it->second : Shape{};
-  };
-  Shape shape = shape_of();
-  std::vector<Tensor> inputs;
-  if (!shape.empty()) {
-    Tensor t = Tensor::zeros(DType::kF32, shape);
-    for (int64_t i = 0; i < t.elements(); ++i) t.data<float>()[i] = dist(rng);
-    inputs.push_back(t);
-  }
-  auto run = [&](const std::string& name) -> double {
-    auto t0 = Clock::now();
-    auto out = engine.run(name, inputs);
-    if (!out) {
-      std::cerr << "kiln: " << out.error().message() << "\n";
-      std::exit(1);
-    }
-    return ms(t0, Clock::now());
-  };
-  if (const char* d = std::getenv("KILN_BENCH_PAUSE_MS")) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(d)));
-  for (Row& r : rows) r.first_ms = run(r.name);  // the first request each model sees
   int runs = std::max(3, a.runs);
   for (Row& r : rows) {
     std::vector<double> t;

@@ -192,6 +192,8 @@ Status Engine::Impl::prepare(ModelEntry& e) {
   e.status.plan_shared = shared;
   e.status.weights_from_cache = from_cache;
   e.status.weight_bytes = weights->bytes();
+  for (const PlanIO& io : arch->plan->inputs) e.status.inputs.emplace_back(io.name, io.shape);
+  for (const PlanIO& io : arch->plan->outputs) e.status.outputs.emplace_back(io.name, io.shape);
   e.graph = std::move(m.graph);
   e.arch = std::move(arch);
   e.weights = std::move(weights);
