@@ -10,6 +10,20 @@ int64_t kiln_axis(int64_t tf_axis, Layout layout) {
   return kFromNhwc[tf_axis];
 }
 
+const std::string& NodeContext::input_name(size_t i) const {
+  static const std::string none;
+  return i < inputs_.size() ? inputs_[i] : none;
+}
+
+const Binding& NodeContext::binding(size_t i) const {
+  static const Binding missing = [] {
+    Binding b;
+    b.dead = true;
+    return b;
+  }();
+  return i < bindings_.size() ? *bindings_[i] : missing;
+}
+
 const tf::AttrValue* NodeContext::find_attr(const std::string& n) const {
   auto it = node_.attr().find(n);
   return it == node_.attr().end() ? nullptr : &it->second;

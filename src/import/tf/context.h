@@ -93,8 +93,9 @@ class NodeContext {
 
   // Data inputs (control inputs "^x" are not listed).
   size_t num_inputs() const { return inputs_.size(); }
-  const std::string& input_name(size_t i) const { return inputs_.at(i); }
-  const Binding& binding(size_t i) const { return *bindings_.at(i); }
+  // Out of range: an empty name and a pruned binding (translators check num_inputs()).
+  const std::string& input_name(size_t i) const;
+  const Binding& binding(size_t i) const;
   bool is_const(size_t i) const { return i < num_inputs() && binding(i).operand.is_const; }
   Expected<Tensor> const_value(size_t i) const;  // error names the input if it is computed
   Expected<std::vector<int64_t>> const_ints(size_t i) const;

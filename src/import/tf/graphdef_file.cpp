@@ -3,6 +3,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <fstream>
+#include <new>
 #include <sstream>
 
 #include "import/tf/importer.h"
@@ -53,12 +54,20 @@ Expected<tf::GraphDef> read_graphdef(const std::string& path) {
 }  // namespace
 
 Expected<ImportedModel> import_tf_graphdef(const std::string& path, const ImportOptions& options) {
-  auto g = read_graphdef(path);
-  if (!g) return g.error();
-  tf_import::Importer imp(*g, options);
-  auto m = imp.run();
-  if (!m) return m.error().with_context("'" + path + "'");
-  return m;
+  // Nothing here throws by design; a corrupt file can still claim a constant too large to
+  // allocate, and that must come back as an error, not escape.
+  try {
+    auto g = read_graphdef(path);
+    if (!g) return g.error();
+    tf_import::Importer imp(*g, options);
+    auto m = imp.run();
+    if (!m) return m.error().with_context("'" + path + "'");
+    return m;
+  } catch (const std::bad_alloc&) {
+    return invalid_model("'" + path + "': a tensor in the graph is too large to allocate (corrupt file?)");
+  } catch (const std::exception& e) {
+    return internal_error("'" + path + "': " + e.what());
+  }
 }
 
 }  // namespace kiln

@@ -122,14 +122,14 @@ Expected<int> Importer::value_of(const Operand& o, const std::string& reader) {
     return unsupported(reader + ": reads a " + std::string(dtype_name(t.dtype())) + " constant ('" + o.weight_name +
                        "') as a run-time tensor; kiln computes in float32");
   auto key = std::make_pair(static_cast<const void*>(o.constant.raw()), o.constant.shape());
-  if (auto it = weight_values_.find(key); it != weight_values_.end()) return it->second;
+  if (auto it = weight_values_.find(key); it != weight_values_.end()) return it->second.first;
   std::string base = o.weight_name.empty() ? std::string("const") : o.weight_name;
   std::string name = base;
   for (int k = 1; out_.weights.tensors.count(name) || out_.graph.find_value(name); ++k)
     name = base + "/" + std::to_string(k);
   int id = out_.graph.add_weight(name, DType::kF32, t.shape());
   out_.weights.tensors[name] = t;
-  weight_values_[key] = id;
+  weight_values_[key] = {id, o.constant};  // holding the buffer keeps its address unique
   return id;
 }
 
@@ -258,7 +258,8 @@ Expected<std::vector<int>> Importer::live_order(const std::vector<std::pair<std:
       if (in.empty() || in[0] != '^') ++readers_[canonical_tensor(in)];
     }
     const tf::NodeDef& nd = g_.node(n);
-    if (first_input_ < 0 && nd.op() == "Placeholder" && !options_.constant_inputs.count(nd.name())) {
+    if (first_input_ < 0 && nd.op() == "Placeholder" && !options_.constant_inputs.count(nd.name()) &&
+        !options_.constant_inputs.count(nd.name() + ":0")) {
       auto dt = nd.attr().find("dtype");
       if (dt == nd.attr().end() || dt->second.type() == tf::DT_FLOAT) first_input_ = n;
     }
@@ -365,7 +366,6 @@ Expected<ImportedModel> Importer::run() {
   out_.graph.remove_dead();
   KILN_RETURN_IF_ERROR(out_.graph.verify());
   out_.producer = "tensorflow (GraphDef producer " + std::to_string(g_.versions().producer()) + ")";
-  out_.opset = g_.versions().producer();
   return std::move(out_);
 }
 

@@ -47,6 +47,7 @@ class Importer {
   bool is_output(const std::string& tensor) const { return output_tensors_.count(tensor) != 0; }
 
   int node_index(const std::string& node) const;  // -1 when no node has that name
+  const tf::NodeDef& node(int index) const { return g_.node(index); }
   Graph& graph() { return out_.graph; }
   const ImportOptions& options() const { return options_; }
 
@@ -70,7 +71,7 @@ class Importer {
   int first_input_ = -1;                          // the placeholder the key "" stands for
   std::map<int, int> input_values_;               // placeholder node -> graph input value
   std::map<std::pair<int, Layout>, int> converted_;  // (value, layout) -> transposed value
-  std::map<std::pair<const void*, Shape>, int> weight_values_;  // constant buffer -> weight value
+  std::map<std::pair<const void*, Shape>, std::pair<int, Tensor>> weight_values_;  // constant -> weight value
 };
 
 }  // namespace kiln::tf_import

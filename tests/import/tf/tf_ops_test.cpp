@@ -1,0 +1,257 @@
+// TensorFlow ops the fixtures do not reach, on GraphDefs written here, checked against
+// TensorFlow's semantics computed in the test: constant folding of unfused batch norm,
+// strided-slice masks, shape ops after NHWC ops, resize coordinate modes, padding.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "import/import.h"
+#include "import/tf/tf_test_util.h"
+#include "kiln/model.h"
+#include "test_util.h"
+
+namespace kiln {
+namespace {
+
+using namespace tftest;
+
+std::vector<float> iota_values(size_t n, float scale = 0.25f, float offset = -1.0f) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = offset + scale * static_cast<float>((i * 7) % 17);
+  return v;
+}
+
+// x -> Conv2D with identity 1x1 weights: the same tensor, now held by kiln as NCHW.
+void add_identity_conv(tf::GraphDef& g, const std::string& name, const std::string& x, int64_t channels) {
+  std::vector<float> w(static_cast<size_t>(channels * channels), 0.0f);
+  for (int64_t i = 0; i < channels; ++i) w[static_cast<size_t>(i * channels + i)] = 1.0f;
+  add_const(g, name + "/w", {1, 1, channels, channels}, w);
+  tf::NodeDef* conv = add_node(g, name, "Conv2D", {x, name + "/w"});
+  set_s(conv, "padding", "VALID");
+  set_ints(conv, "strides", {1, 1, 1, 1});
+}
+
+Expected<std::vector<Tensor>> run_graph(const tf::GraphDef& g, const std::string& file, const Tensor& x,
+                                        std::vector<std::string> outputs = {}) {
+  ModelOptions opt;
+  opt.input_shapes["x"] = x.shape();
+  opt.outputs = std::move(outputs);
+  KILN_ASSIGN_OR_RETURN(Model m, Model::load(write_graph(g, file), opt));
+  return m.run({x});
+}
+
+TEST(TfOps, UnfusedBatchNormArithmeticFoldsToConstants) {
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_identity_conv(g, "conv", "x", 3);
+  add_const(g, "gamma", {3}, {1.0f, 2.0f, 0.5f});
+  add_const(g, "beta", {3}, {0.1f, -0.2f, 0.3f});
+  add_const(g, "mean", {3}, {0.5f, -1.0f, 0.0f});
+  add_const(g, "var", {3}, {1.0f, 4.0f, 0.25f});
+  add_const(g, "eps", {}, {0.001f});
+  add_node(g, "bn/add", "AddV2", {"var", "eps"});
+  add_node(g, "bn/Rsqrt", "Rsqrt", {"bn/add"});
+  add_node(g, "bn/mul", "Mul", {"bn/Rsqrt", "gamma"});
+  add_node(g, "bn/mul_1", "Mul", {"conv", "bn/mul"});
+  add_node(g, "bn/mul_2", "Mul", {"mean", "bn/mul"});
+  add_node(g, "bn/sub", "Sub", {"beta", "bn/mul_2"});
+  add_node(g, "bn/add_1", "AddV2", {"bn/mul_1", "bn/sub"});
+  Tensor x = Tensor::from_floats({1, 2, 2, 3}, iota_values(12));
+  ImportOptions io;
+  io.input_shapes["x"] = x.shape();
+  auto m = import_tf_graphdef(write_graph(g, "bn.pb"), io);
+  ASSERT_TRUE(m) << m.error().message();
+  for (const Node& n : m->graph.nodes)
+    EXPECT_TRUE(n.source_op == "Conv2D" || n.source_op == "Mul" || n.source_op == "AddV2" || n.source_op == "Transpose")
+        << n.source_op << " '" << n.name << "' was not folded";
+  auto y = run_graph(g, "bn.pb", x);
+  ASSERT_TRUE(y) << y.error().message();
+  const float gamma[3] = {1, 2, 0.5f}, beta[3] = {0.1f, -0.2f, 0.3f}, mean[3] = {0.5f, -1, 0}, var[3] = {1, 4, 0.25f};
+  std::vector<float> want(12), got = (*y)[0].to_f32();
+  for (size_t i = 0; i < 12; ++i) {
+    size_t c = i % 3;  // NHWC: channel is the fastest axis
+    want[i] = (x.data<float>()[i] - mean[c]) * gamma[c] / std::sqrt(var[c] + 0.001f) + beta[c];
+    EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+  }
+}
+
+TEST(TfOps, StridedSliceMasks) {
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  // a = x[..., ::-2]
+  add_int_const(g, "a/begin", {0, 0});
+  add_int_const(g, "a/end", {0, 0});
+  add_int_const(g, "a/strides", {1, -2});
+  tf::NodeDef* a = add_node(g, "a", "StridedSlice", {"x", "a/begin", "a/end", "a/strides"});
+  (*a->mutable_attr())["ellipsis_mask"].set_i(1);
+  (*a->mutable_attr())["begin_mask"].set_i(2);
+  (*a->mutable_attr())["end_mask"].set_i(2);
+  // b = x[1, :, tf.newaxis, 1:3]
+  add_int_const(g, "b/begin", {1, 0, 0, 1});
+  add_int_const(g, "b/end", {2, 0, 0, 3});
+  add_int_const(g, "b/strides", {1, 1, 1, 1});
+  tf::NodeDef* b = add_node(g, "b", "StridedSlice", {"x", "b/begin", "b/end", "b/strides"});
+  (*b->mutable_attr())["shrink_axis_mask"].set_i(1);
+  (*b->mutable_attr())["begin_mask"].set_i(2);
+  (*b->mutable_attr())["end_mask"].set_i(2);
+  (*b->mutable_attr())["new_axis_mask"].set_i(4);
+  // c = x[:, -2:]
+  add_int_const(g, "c/begin", {0, -2});
+  add_int_const(g, "c/end", {0, 0});
+  add_int_const(g, "c/strides", {1, 1});
+  tf::NodeDef* c = add_node(g, "c", "StridedSlice", {"x", "c/begin", "c/end", "c/strides"});
+  (*c->mutable_attr())["begin_mask"].set_i(1);
+  (*c->mutable_attr())["end_mask"].set_i(3);
+  std::vector<float> xv(24);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>(i);
+  auto y = run_graph(g, "strided.pb", Tensor::from_floats({2, 3, 4}, xv), {"a", "b", "c"});
+  ASSERT_TRUE(y) << y.error().message();
+  auto at = [](int i, int j, int k) { return static_cast<float>(i * 12 + j * 4 + k); };
+  ASSERT_EQ((*y)[0].shape(), (Shape{2, 3, 2}));
+  ASSERT_EQ((*y)[1].shape(), (Shape{3, 1, 2}));
+  ASSERT_EQ((*y)[2].shape(), (Shape{2, 2, 4}));
+  std::vector<float> wa, wb, wc;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j) wa.insert(wa.end(), {at(i, j, 3), at(i, j, 1)});
+  for (int j = 0; j < 3; ++j) wb.insert(wb.end(), {at(1, j, 1), at(1, j, 2)});
+  for (int i = 0; i < 2; ++i)
+    for (int j = 1; j < 3; ++j)
+      for (int k = 0; k < 4; ++k) wc.push_back(at(i, j, k));
+  EXPECT_EQ((*y)[0].to_f32(), wa);
+  EXPECT_EQ((*y)[1].to_f32(), wb);
+  EXPECT_EQ((*y)[2].to_f32(), wc);
+}
+
+// Shape ops read TensorFlow's NHWC order even when kiln holds the tensor as NCHW.
+TEST(TfOps, ShapeOpsAfterNhwcOps) {
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_identity_conv(g, "y", "x", 4);
+  add_int_const(g, "perm", {0, 3, 1, 2});
+  add_node(g, "t", "Transpose", {"y", "perm"});
+  add_int_const(g, "axes", {1, 2});
+  add_node(g, "m", "Mean", {"y", "axes"});
+  add_int_const(g, "zero", {0});
+  add_node(g, "e", "ExpandDims", {"m", "zero"});
+  set_ints(add_node(g, "s", "Squeeze", {"e"}), "squeeze_dims", {0});
+  add_node(g, "sm", "Softmax", {"y"});
+  add_int_const(g, "flat", {1, -1});
+  add_node(g, "r", "Reshape", {"y", "flat"});
+  Tensor x = Tensor::from_floats({1, 2, 3, 4}, iota_values(24));
+  auto y = run_graph(g, "shape_ops.pb", x, {"t", "m", "s", "sm", "r:0"});
+  ASSERT_TRUE(y) << y.error().message();
+  EXPECT_EQ((*y)[0].shape(), (Shape{1, 4, 2, 3}));
+  EXPECT_LE(testing::max_abs_diff((*y)[0], nhwc_to_nchw(x)), 1e-6);
+  std::vector<float> mean(4, 0.0f), xs = x.to_f32();
+  for (size_t i = 0; i < 24; ++i) mean[i % 4] += xs[i] / 6.0f;
+  for (int k : {1, 2}) {
+    ASSERT_EQ((*y)[k].shape(), (Shape{1, 4}));
+    for (size_t c = 0; c < 4; ++c) EXPECT_NEAR((*y)[k].to_f32()[c], mean[c], 1e-5);
+  }
+  std::vector<float> sm = (*y)[3].to_f32();
+  ASSERT_EQ((*y)[3].shape(), x.shape());
+  for (size_t p = 0; p < 6; ++p) {
+    float sum = 0;
+    for (size_t c = 0; c < 4; ++c) sum += std::exp(xs[p * 4 + c]);
+    for (size_t c = 0; c < 4; ++c) EXPECT_NEAR(sm[p * 4 + c], std::exp(xs[p * 4 + c]) / sum, 1e-5);
+  }
+  EXPECT_EQ((*y)[4].shape(), (Shape{1, 24}));
+  EXPECT_LE(testing::max_abs_diff((*y)[4], x), 1e-6);
+}
+
+// TensorFlow's resize kernels (resize_nearest_neighbor_op.cc, resize_bilinear_op.cc), NHWC.
+Tensor tf_resize(const Tensor& x, int64_t oh, int64_t ow, bool bilinear, bool align, bool half) {
+  const Shape& s = x.shape();
+  const int64_t h = s[1], w = s[2], ch = s[3];
+  auto scale = [&](int64_t in, int64_t out) {
+    return align && out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1)
+                            : static_cast<float>(in) / static_cast<float>(out);
+  };
+  const float sh = scale(h, oh), sw = scale(w, ow);
+  Tensor y = Tensor::zeros(DType::kF32, {s[0], oh, ow, ch});
+  const float* in = x.data<float>();
+  float* out = y.data<float>();
+  auto px = [&](int64_t n, int64_t i, int64_t j, int64_t c) { return in[((n * h + i) * w + j) * ch + c]; };
+  auto nearest = [&](int64_t o, float sc, int64_t len) {
+    float f = half ? (static_cast<float>(o) + 0.5f) * sc : static_cast<float>(o) * sc;
+    int64_t i = std::min<int64_t>(align ? static_cast<int64_t>(std::roundf(f)) : static_cast<int64_t>(std::floor(f)), len - 1);
+    return half ? std::max<int64_t>(0, i) : i;
+  };
+  struct W { int64_t lo, hi; float lerp; };
+  auto weights = [&](int64_t o, float sc, int64_t len) {
+    float f = half ? (static_cast<float>(o) + 0.5f) * sc - 0.5f : static_cast<float>(o) * sc;
+    float fl = std::floor(f);
+    return W{std::max<int64_t>(static_cast<int64_t>(fl), 0), std::min<int64_t>(static_cast<int64_t>(std::ceil(f)), len - 1),
+             f - fl};
+  };
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j)
+        for (int64_t c = 0; c < ch; ++c) {
+          float v;
+          if (!bilinear) {
+            v = px(n, nearest(i, sh, h), nearest(j, sw, w), c);
+          } else {
+            W a = weights(i, sh, h), b = weights(j, sw, w);
+            float top = px(n, a.lo, b.lo, c) + (px(n, a.lo, b.hi, c) - px(n, a.lo, b.lo, c)) * b.lerp;
+            float bottom = px(n, a.hi, b.lo, c) + (px(n, a.hi, b.hi, c) - px(n, a.hi, b.lo, c)) * b.lerp;
+            v = top + (bottom - top) * a.lerp;
+          }
+          out[((n * oh + i) * ow + j) * ch + c] = v;
+        }
+  return y;
+}
+
+TEST(TfOps, ResizeCoordinateModesMatchTensorFlow) {
+  Tensor x = Tensor::from_floats({1, 3, 4, 2}, iota_values(24, 0.5f));
+  for (bool bilinear : {false, true})
+    for (int mode = 0; mode < 3; ++mode)
+      for (std::array<int64_t, 2> size : {std::array<int64_t, 2>{7, 5}, std::array<int64_t, 2>{6, 8}, std::array<int64_t, 2>{2, 3}}) {
+        bool align = mode == 1, half = mode == 2;
+        tf::GraphDef g;
+        add_placeholder(g, "x");
+        add_int_const(g, "size", {static_cast<int>(size[0]), static_cast<int>(size[1])});
+        tf::NodeDef* r = add_node(g, "resize", bilinear ? "ResizeBilinear" : "ResizeNearestNeighbor", {"x", "size"});
+        set_b(r, "align_corners", align);
+        set_b(r, "half_pixel_centers", half);
+        auto y = run_graph(g, "resize.pb", x);
+        ASSERT_TRUE(y) << y.error().message();
+        Tensor want = tf_resize(x, size[0], size[1], bilinear, align, half);
+        ASSERT_EQ((*y)[0].shape(), want.shape());
+        EXPECT_LE(testing::max_abs_diff((*y)[0], want), 1e-5)
+            << (bilinear ? "bilinear" : "nearest") << " align_corners=" << align << " half_pixel_centers=" << half
+            << " size " << size[0] << "x" << size[1];
+      }
+}
+
+TEST(TfOps, PadAndMirrorPadInNhwcOrder) {
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_identity_conv(g, "y", "x", 2);
+  add_int_const(g, "mp", {0, 0, 1, 1, 2, 0, 0, 0});
+  tf::NodeDef* mirror = add_node(g, "mirror", "MirrorPad", {"y", "mp"});
+  set_s(mirror, "mode", "REFLECT");
+  add_int_const(g, "cp", {0, 0, 0, 0, 0, 0, 1, 0});
+  add_const(g, "half", {}, {0.5f});
+  add_node(g, "cpad", "PadV2", {"y", "cp", "half"});
+  Tensor x = Tensor::from_floats({1, 3, 3, 2}, iota_values(18));
+  auto y = run_graph(g, "pads.pb", x, {"mirror", "cpad"});
+  ASSERT_TRUE(y) << y.error().message();
+  // Reflect: rows -1..3 -> 1,0,1,2,1; columns -2..2 -> 2,1,0,1,2.
+  ASSERT_EQ((*y)[0].shape(), (Shape{1, 5, 5, 2}));
+  const int rows[5] = {1, 0, 1, 2, 1}, cols[5] = {2, 1, 0, 1, 2};
+  std::vector<float> xs = x.to_f32(), got = (*y)[0].to_f32();
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j)
+      for (int c = 0; c < 2; ++c) EXPECT_EQ(got[(i * 5 + j) * 2 + c], xs[(rows[i] * 3 + cols[j]) * 2 + c]);
+  ASSERT_EQ((*y)[1].shape(), (Shape{1, 3, 3, 3}));
+  std::vector<float> cp = (*y)[1].to_f32();
+  for (int p = 0; p < 9; ++p) {
+    EXPECT_EQ(cp[p * 3], 0.5f);
+    EXPECT_EQ(cp[p * 3 + 1], xs[p * 2]);
+    EXPECT_EQ(cp[p * 3 + 2], xs[p * 2 + 1]);
+  }
+}
+
+}  // namespace
+}  // namespace kiln
