@@ -69,7 +69,8 @@ class Model {
  public:
   static Expected<Model> load(const std::string& path, const ModelOptions& options = {});
 
-  // Inputs in the order of info().inputs, float32, plain NCHW.
+  // Inputs in the order of info().inputs, float32, plain row-major in the model's own layout
+  // (NCHW for ONNX, NHWC for TensorFlow and Keras models).
   Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs);
   Expected<std::vector<StepProfile>> profile(const std::vector<Tensor>& inputs);
   const ModelInfo& info() const;

@@ -23,6 +23,16 @@ bool is_image(const std::string& p) {
   return false;
 }
 
+// [1,C,H,W] -> [1,H,W,C]
+Tensor to_nhwc(const Tensor& nchw) {
+  const Shape& s = nchw.shape();
+  Tensor out = Tensor::zeros(DType::kF32, {s[0], s[2], s[3], s[1]});
+  int64_t c = s[1], hw = s[2] * s[3];
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t i = 0; i < hw; ++i) out.data<float>()[i * c + ch] = nchw.data<float>()[ch * hw + i];
+  return out;
+}
+
 }  // namespace
 
 void add_run(CLI::App& app, RunArgs& a) {
@@ -52,11 +62,20 @@ int do_run(const RunArgs& a) {
     return 2;
   }
   Tensor input;
+  // TensorFlow and Keras models take NHWC images; ONNX ones NCHW.
+  bool nhwc = false;
+  for (const char* ext : {".pb", ".pbtxt", ".h5", ".hdf5"}) nhwc = nhwc || ends_with(a.model, ext);
+  int64_t image_h = 0, image_w = 0;
+  auto image_shape = [&](int64_t channels) -> Shape {
+    return nhwc ? Shape{1, image_h, image_w, channels} : Shape{1, channels, image_h, image_w};
+  };
   if (is_image(a.input)) {
     // Read once to learn the size, so an image of any size sets the model's input shape.
     auto probe = read_image(a.input, 1);
     if (!probe) { std::cerr << "kiln: " << probe.error().message() << "\n"; return 1; }
-    if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = {1, 1, probe->shape()[2], probe->shape()[3]};
+    image_h = probe->shape()[2];
+    image_w = probe->shape()[3];
+    if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = image_shape(1);
   } else {
     auto t = read_npy(a.input);
     if (!t) { std::cerr << "kiln: " << t.error().message() << "\n"; return 1; }
@@ -69,6 +88,10 @@ int do_run(const RunArgs& a) {
   }
   auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(a.model, opt);
+  if (!model && image_h > 0 && a.input_shape.empty() && model.error().message().find("channels") != std::string::npos) {
+    opt.input_shapes[a.input_name] = image_shape(3);  // gray was a guess: the model wants RGB
+    model = Model::load(a.model, opt);
+  }
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
   const ModelInfo& info = model->info();
@@ -78,13 +101,15 @@ int do_run(const RunArgs& a) {
   }
   if (is_image(a.input)) {
     const Shape& want = info.inputs[0].shape;
-    if (want.size() != 4 || (want[1] != 1 && want[1] != 3)) {
-      std::cerr << "kiln: the model's input " << shape_to_string(want) << " is not an NCHW image with 1 or 3 channels\n";
+    int64_t channels = want.size() == 4 ? (nhwc ? want[3] : want[1]) : 0;
+    if (channels != 1 && channels != 3) {
+      std::cerr << "kiln: the model's input " << shape_to_string(want) << " is not an " << (nhwc ? "NHWC" : "NCHW")
+                << " image with 1 or 3 channels\n";
       return 1;
     }
-    auto img = read_image(a.input, static_cast<int>(want[1]));
+    auto img = read_image(a.input, static_cast<int>(channels));
     if (!img) { std::cerr << "kiln: " << img.error().message() << "\n"; return 1; }
-    input = *img;
+    input = nhwc ? to_nhwc(*img) : *img;
   }
   t0 = std::chrono::steady_clock::now();
   auto out = model->run({input});

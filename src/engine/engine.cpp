@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "engine/runner_pool.h"
@@ -376,17 +377,17 @@ Status Engine::export_pack(const std::string& name, const std::string& path) con
 MemoryReport Engine::memory() const {
   MemoryReport r;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  for (const auto& [key, weak] : impl_->archs)
-    if (auto a = weak.lock()) {
-      ++r.plans;
-      r.plan_bytes += a->compile_rss_bytes;
-    }
+  // Plans are counted through the models that use them: a plan belongs to the engine
+  // exactly as long as a loaded model does.
+  std::set<const Architecture*> plans;
   for (const auto& [name, e] : impl_->models) {
     std::lock_guard<std::mutex> elock(e->mu);
     if (!e->weights) continue;
     ++r.models;
     (e->weights->mapped() ? r.weight_bytes_mapped : r.weight_bytes_resident) += e->weights->bytes();
+    if (plans.insert(e->arch.get()).second) r.plan_bytes += e->arch->compile_rss_bytes;
   }
+  r.plans = plans.size();
   r.arena_bytes = impl_->runners->arena_bytes();
   return r;
 }

@@ -23,11 +23,14 @@ Expected<Tensor> read_image(const std::string& path, int channels) {
 }
 
 Status write_mask_png(const std::string& path, const Tensor& t, float threshold) {
-  const Shape& s = t.shape();
-  if (s.size() < 2 || t.dtype() != DType::kF32) return invalid_argument("a mask must be a float32 tensor [.., H, W]");
-  int64_t h = s[s.size() - 2], w = s[s.size() - 1];
-  if (t.elements() != h * w)
-    return invalid_argument("a mask PNG needs a single-channel output, got shape " + shape_to_string(s));
+  // Any layout of one image with one channel ([1,1,H,W], [1,H,W,1], [H,W]): the two axes
+  // longer than 1 are height and width.
+  Shape hw;
+  for (int64_t d : t.shape())
+    if (d != 1) hw.push_back(d);
+  if (t.dtype() != DType::kF32 || hw.size() != 2)
+    return invalid_argument("a mask PNG needs a single-channel image output, got shape " + shape_to_string(t.shape()));
+  int64_t h = hw[0], w = hw[1];
   std::vector<unsigned char> px(static_cast<size_t>(h * w));
   const float* v = t.data<float>();
   for (size_t i = 0; i < px.size(); ++i)
