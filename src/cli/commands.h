@@ -45,6 +45,25 @@ struct PackArgs {
   std::vector<std::string> input_shape;
 };
 void add_pack(CLI::App& app, PackArgs& a);
+struct GenDefectsArgs {
+  std::string out, classes = "all";
+  int count = 8, size = 512;
+  uint64_t seed = 1;
+  double defect_free = 0.0;
+  bool npy = false, no_png = false;
+};
+void add_gen_defects(CLI::App& app, GenDefectsArgs& a);
+struct DemoArgs {
+  std::string models = "models/demo", out = "build/demo";
+  int images = 2, evaluate = 0, threads = 0;
+  uint64_t seed = 900000;
+  float threshold = 0.5f;
+  int64_t min_area = 12;
+  bool json = false;
+};
+void add_demo(CLI::App& app, DemoArgs& a);
+int do_demo(const DemoArgs& a);
+int do_gen_defects(const GenDefectsArgs& a);
 int do_pack(const PackArgs& a);
 
 // Shared helpers.
