@@ -26,7 +26,7 @@ double percentile(std::vector<double> v, double p) {
 
 void add_bench(CLI::App& app, BenchArgs& a) {
   auto* c = app.add_subcommand("bench", "time loading and running a model");
-  c->add_option("model", a.model, "ONNX model file");
+  c->add_option("model", a.model, "model file: .onnx, TensorFlow .pb/.pbtxt, Keras .h5");
   c->add_option("--models", a.models, "several ONNX files: prepare all on one engine, measure sharing and switching");
   c->add_option("--cache-dir", a.cache_dir, "with --models: weight-pack cache directory");
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...");

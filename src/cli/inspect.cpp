@@ -12,7 +12,7 @@ namespace kiln::cli {
 
 void add_inspect(CLI::App& app, InspectArgs& a) {
   auto* c = app.add_subcommand("inspect", "describe a model: I/O, ops, parameters, FLOPs, fingerprint");
-  c->add_option("model", a.model, "ONNX model file")->required();
+  c->add_option("model", a.model, "model file: .onnx, TensorFlow .pb/.pbtxt, Keras .h5")->required();
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...: input size to count FLOPs at");
   c->add_flag("--json", a.json, "print JSON");
 }

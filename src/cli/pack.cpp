@@ -10,7 +10,7 @@ namespace kiln::cli {
 
 void add_pack(CLI::App& app, PackArgs& a) {
   auto* c = app.add_subcommand("pack", "write a model's packed weights to a weight-pack file (.kwp)");
-  c->add_option("model", a.model, "ONNX model file (the architecture)")->required();
+  c->add_option("model", a.model, "model file (the architecture): .onnx, .pb/.pbtxt, .h5")->required();
   c->add_option("--weights", a.weights, "weights to pack instead of the model's own: .onnx or .safetensors");
   c->add_option("--output,-o", a.output, "weight-pack file to write")->required();
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...");

@@ -37,7 +37,7 @@ Tensor to_nhwc(const Tensor& nchw) {
 
 void add_run(CLI::App& app, RunArgs& a) {
   auto* c = app.add_subcommand("run", "run a model on one input and summarise the output");
-  c->add_option("model", a.model, "ONNX model file")->required();
+  c->add_option("model", a.model, "model file: .onnx, TensorFlow .pb/.pbtxt, Keras .h5")->required();
   c->add_option("--input,-i", a.input, "input: .npy (float32, the model's layout) or an image (.png/.jpg)")->required();
   c->add_option("--output,-o", a.output, "write the first output: .npy, or .png for a single-channel mask");
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...: shape for an input with unknown dimensions");
