@@ -10,6 +10,7 @@ KILN_APT_PACKAGES=(
   libonnx-dev                         # the ONNX schema, generated headers, libonnx_proto
   libstb-dev                          # PNG/JPEG decoding and PNG writing
   nlohmann-json3-dev libcli11-dev     # JSON output, command-line parsing
+  libhdf5-dev                         # Keras .h5 models and weights
   libgtest-dev libbenchmark-dev       # tests and benchmarks
   libonnx-testdata                    # the ONNX backend conformance cases (tests)
 )

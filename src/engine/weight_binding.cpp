@@ -6,6 +6,10 @@
 
 #include "import/import.h"
 #include "import/safetensors.h"
+#ifdef KILN_WITH_TF
+#include "import/keras/keras_file.h"
+#include "import/keras/weight_match.h"
+#endif
 #include "optimize/optimize.h"
 
 namespace kiln {
@@ -87,7 +91,18 @@ Expected<RawWeights> read_weight_file(const std::string& path, const std::map<st
     for (const std::string& n : theirs.names) used.tensors[n] = m.weights.tensors.at(n);
     return bind_weights(used, "'" + path + "'", {}, theirs, target);
   }
-  return invalid_argument("'" + path + "': weight files are .onnx or .safetensors");
+  if (ends_with(".h5") || ends_with(".hdf5")) {
+#ifdef KILN_WITH_TF
+    // Keras names and layouts: matched per weight by name or by layer and role, and re-laid
+    // out as the graph's importer laid out its own tensors (import/keras/weight_match.h).
+    KILN_ASSIGN_OR_RETURN(keras_import::KerasFile file, keras_import::read_keras_file(path));
+    KILN_ASSIGN_OR_RETURN(RawWeights mapped, keras_import::keras_weights_for_graph(file, own_graph, name_map));
+    return bind_weights(mapped, "'" + path + "'", {}, weight_signature(own_graph), target);
+#else
+    return unsupported("'" + path + "': this kiln was built without the Keras importer");
+#endif
+  }
+  return invalid_argument("'" + path + "': weight files are .onnx, .safetensors or Keras .h5");
 }
 
 }  // namespace kiln

@@ -27,7 +27,9 @@ Expected<RawWeights> bind_weights(const RawWeights& file, const std::string& fil
                                   const std::map<std::string, std::string>& name_map, const WeightSignature& own,
                                   const WeightSignature& target);
 
-// Reads weights for an architecture from an .onnx (same fingerprint) or .safetensors file.
+// Reads weights for an architecture from an .onnx (same fingerprint), a .safetensors file, or
+// a Keras .h5 (model.save() or save_weights(); matched by Keras names and re-laid out as the
+// graph's importer recorded, see import/keras/weight_match.h).
 Expected<RawWeights> read_weight_file(const std::string& path, const std::map<std::string, std::string>& name_map,
                                       const Graph& own_graph, const WeightSignature& target,
                                       const std::map<std::string, Shape>& input_shapes);

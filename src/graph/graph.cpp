@@ -63,14 +63,14 @@ OpKind Node::kind() const {
 }
 
 int Graph::add_input(std::string name, DType dtype, Shape shape) {
-  values.push_back({std::move(name), dtype, std::move(shape), ValueKind::kInput, -1});
+  values.push_back({std::move(name), dtype, std::move(shape), ValueKind::kInput, -1, {}});
   int id = static_cast<int>(values.size()) - 1;
   inputs.push_back(id);
   return id;
 }
 
 int Graph::add_weight(std::string name, DType dtype, Shape shape) {
-  values.push_back({std::move(name), dtype, std::move(shape), ValueKind::kWeight, -1});
+  values.push_back({std::move(name), dtype, std::move(shape), ValueKind::kWeight, -1, {}});
   return static_cast<int>(values.size()) - 1;
 }
 
@@ -79,7 +79,7 @@ int Graph::add_node(std::string name, std::string source_op, OpAttrs attrs,
   int out = static_cast<int>(values.size());
   if (out_name.empty()) out_name = name + ":0";
   values.push_back({std::move(out_name), DType::kF32, std::move(out_shape), ValueKind::kActivation,
-                    static_cast<int>(nodes.size())});
+                    static_cast<int>(nodes.size()), {}});
   nodes.push_back({std::move(name), std::move(source_op), std::move(attrs), std::move(node_inputs), {out}});
   return out;
 }

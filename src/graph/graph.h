@@ -25,12 +25,35 @@ namespace kiln {
 
 enum class ValueKind : uint8_t { kActivation, kInput, kWeight };
 
+// Where an importer got a weight: how its source file lays the tensor out and what the tensor
+// is in its layer. Binding another file of the same framework (a Keras .h5 into a graph
+// imported from a TensorFlow .pb) looks tensors up by role and applies the same re-layout
+// the importer applied. Not structural: the fingerprint ignores it.
+enum class WeightLayout : uint8_t {
+  kUnknown,         // the importer did not say (ONNX: files already hold kiln's layout)
+  kAsIs,            // the file's tensor is the graph's (biases, batch-norm vectors)
+  kHwioToOihw,      // convolution kernel [kh,kw,ci,co] -> [co,ci,kh,kw]
+  kHwcmToGrouped,   // depthwise kernel [kh,kw,C,M] -> grouped [C*M,1,kh,kw]
+  kHwoiToIohw,      // transposed-convolution kernel [kh,kw,co,ci] -> [ci,co,kh,kw]
+  kOnes,            // not in the file: the importer made it all ones (batch norm with scale=False)
+  kZeros,           // not in the file: all zeros (batch norm with center=False)
+};
+enum class WeightRole : uint8_t {
+  kUnknown, kKernel, kDepthwiseKernel, kPointwiseKernel, kBias, kGamma, kBeta, kMovingMean, kMovingVariance,
+};
+struct WeightOrigin {
+  WeightLayout layout = WeightLayout::kUnknown;
+  WeightRole role = WeightRole::kUnknown;
+  bool operator==(const WeightOrigin&) const = default;
+};
+
 struct Value {
   std::string name;
   DType dtype = DType::kF32;
   Shape shape;
   ValueKind kind = ValueKind::kActivation;
   int producer = -1;  // node index, for activations
+  WeightOrigin origin;  // weights only
 };
 
 struct Node {

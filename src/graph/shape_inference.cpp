@@ -178,11 +178,11 @@ Expected<Shape> infer_shape(const OpAttrs& attrs, const std::vector<Shape>& in) 
 double node_flops(const Graph& g, const Node& n) {
   const Shape& y = g.values[n.outputs[0]].shape;
   double out = static_cast<double>(shape_elements(y));
-  if (auto* c = std::get_if<ConvAttrs>(&n.attrs)) {
+  if (std::holds_alternative<ConvAttrs>(n.attrs)) {
     const Shape& w = g.values[n.inputs[1]].shape;
     return 2.0 * out * static_cast<double>(w[1] * w[2] * w[3]);
   }
-  if (auto* c = std::get_if<ConvTransposeAttrs>(&n.attrs)) {
+  if (std::holds_alternative<ConvTransposeAttrs>(n.attrs)) {
     const Shape& x = g.values[n.inputs[0]].shape;
     const Shape& w = g.values[n.inputs[1]].shape;
     return 2.0 * static_cast<double>(shape_elements(x)) * static_cast<double>(w[1] * w[2] * w[3]);

@@ -38,6 +38,10 @@ struct ImportedModel {
 Expected<ImportedModel> import_onnx(const std::string& path, const ImportOptions& options);
 // TensorFlow frozen GraphDef, binary (.pb) or text (.pbtxt).
 Expected<ImportedModel> import_tf_graphdef(const std::string& path, const ImportOptions& options);
+// Keras HDF5 model (model.save(): model_config + weights), .h5 / .hdf5. Inputs keep Keras's
+// NHWC shape ([N,H,W,C], also in input_shapes) as do 4-D outputs; weights are named by their
+// Keras dataset names ("conv2d_7/kernel:0"). Outputs may be asked for by layer name.
+Expected<ImportedModel> import_keras_h5(const std::string& path, const ImportOptions& options);
 
 // Any model file kiln reads, chosen by its extension (.onnx, .pb, .pbtxt, .h5).
 Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options);

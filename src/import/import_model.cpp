@@ -9,11 +9,17 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options) {
+  const bool keras = ends_with(path, ".h5") || ends_with(path, ".hdf5");
+  if (ends_with(path, ".keras"))
+    return unsupported("'" + path + "': Keras 3 .keras archives are not supported; save the model as HDF5 "
+                       "(model.save('model.h5')) or export a frozen .pb / .onnx");
 #ifdef KILN_WITH_TF
   if (ends_with(path, ".pb") || ends_with(path, ".pbtxt")) return import_tf_graphdef(path, options);
+  if (keras) return import_keras_h5(path, options);
 #else
   if (ends_with(path, ".pb") || ends_with(path, ".pbtxt"))
     return unsupported("'" + path + "': this kiln was built without the TensorFlow importer");
+  if (keras) return unsupported("'" + path + "': this kiln was built without the Keras importer");
 #endif
   if (!options.outputs.empty()) {
     // ONNX: pick outputs by name after import.

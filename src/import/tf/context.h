@@ -41,9 +41,12 @@ struct Operand {
   Tensor constant;
   std::string weight_name;  // a constant's name should it become a weight (its TF Const)
   int value = -1;
+  WeightOrigin origin;      // how `constant` derives from the Const, recorded on its weight
 
-  static Operand of_const(Tensor t, std::string weight_name) { return {true, std::move(t), std::move(weight_name), -1}; }
-  static Operand of_value(int v) { return {false, {}, {}, v}; }
+  static Operand of_const(Tensor t, std::string weight_name, WeightOrigin origin = {}) {
+    return {true, std::move(t), std::move(weight_name), -1, origin};
+  }
+  static Operand of_value(int v) { return {false, {}, {}, v, {}}; }
 };
 
 struct Deferred;

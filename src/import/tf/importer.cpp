@@ -128,6 +128,7 @@ Expected<int> Importer::value_of(const Operand& o, const std::string& reader) {
   for (int k = 1; out_.weights.tensors.count(name) || out_.graph.find_value(name); ++k)
     name = base + "/" + std::to_string(k);
   int id = out_.graph.add_weight(name, DType::kF32, t.shape());
+  out_.graph.values[id].origin = o.origin;
   out_.weights.tensors[name] = t;
   weight_values_[key] = {id, o.constant};  // holding the buffer keeps its address unique
   return id;

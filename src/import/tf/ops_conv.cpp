@@ -64,7 +64,9 @@ Status translate_conv(NodeContext& c, bool depthwise) {
   } else {
     KILN_ASSIGN_OR_RETURN(w, fold_constant(TransposeAttrs{{3, 2, 0, 1}}, {f}));
   }
-  Operand wo = Operand::of_const(w, c.binding(1).operand.weight_name);
+  WeightOrigin origin = depthwise ? WeightOrigin{WeightLayout::kHwcmToGrouped, WeightRole::kDepthwiseKernel}
+                                  : WeightOrigin{WeightLayout::kHwioToOihw, WeightRole::kKernel};
+  Operand wo = Operand::of_const(w, c.binding(1).operand.weight_name, origin);
   if (c.binding(0).deferred) return defer_dilated_conv(c, a, wo, layout, depthwise);
   KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
   if (xs.size() != 4) return c.fail("only 2-D convolutions (4-D input) are supported; input is " + shape_to_string(xs));
@@ -112,7 +114,8 @@ Status translate_conv_transpose(NodeContext& c) {
   }
   KILN_ASSIGN_OR_RETURN(Tensor w, fold_constant(TransposeAttrs{{3, 2, 0, 1}}, {f}));
   KILN_ASSIGN_OR_RETURN(Operand x, c.operand(2, layout));
-  return c.emit(a, {x, Operand::of_const(w, c.binding(1).operand.weight_name)}, layout);
+  WeightOrigin origin{WeightLayout::kHwoiToIohw, WeightRole::kKernel};
+  return c.emit(a, {x, Operand::of_const(w, c.binding(1).operand.weight_name, origin)}, layout);
 }
 
 Expected<std::array<int64_t, 2>> block_of(NodeContext& c) {
@@ -169,7 +172,8 @@ Expected<bool> try_fuse_bias(NodeContext& c, Layout layout) {
   if (!has_bias || *has_bias || n.inputs.size() != 2) return false;
   KILN_ASSIGN_OR_RETURN(Tensor bias, c.const_value(1));
   if (bias.dtype() != DType::kF32 || bias.shape() != Shape{g.values[v].shape[1]}) return false;
-  KILN_ASSIGN_OR_RETURN(int b, imp.value_of(Operand::of_const(bias, c.binding(1).operand.weight_name), c.where()));
+  WeightOrigin origin{WeightLayout::kAsIs, WeightRole::kBias};
+  KILN_ASSIGN_OR_RETURN(int b, imp.value_of(Operand::of_const(bias, c.binding(1).operand.weight_name, origin), c.where()));
   n.inputs.push_back(b);
   *has_bias = true;
   g.values[v].name = c.name();

@@ -117,6 +117,8 @@ Status translate_fused_batch_norm(NodeContext& c) {
   std::vector<Operand> ins;
   KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, layout));
   ins.push_back(x);
+  static constexpr WeightRole kRoles[] = {WeightRole::kGamma, WeightRole::kBeta, WeightRole::kMovingMean,
+                                          WeightRole::kMovingVariance};
   for (size_t i = 1; i <= 4; ++i) {
     if (!c.is_const(i)) return c.fail("scale, offset, mean and variance must be constants");
     KILN_ASSIGN_OR_RETURN(Tensor t, c.const_value(i));
@@ -124,6 +126,7 @@ Status translate_fused_batch_norm(NodeContext& c) {
       return c.bad("input " + std::to_string(i) + " has shape " + shape_to_string(t.shape()) + ", not [" +
                    std::to_string(channels) + "]");
     KILN_ASSIGN_OR_RETURN(Operand o, c.operand(i, Layout::kPlain));
+    o.origin = {WeightLayout::kAsIs, kRoles[i - 1]};
     ins.push_back(o);
   }
   return c.emit(BatchNormAttrs{c.attr_float("epsilon", 1e-4f)}, ins, layout);
