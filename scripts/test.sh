@@ -7,6 +7,6 @@ source scripts/deps.sh
 kiln_install_deps
 kiln_build kiln_cli kiln_tests
 cd build
-ctest --output-on-failure -j 2 --timeout 600
 # The conformance pass counts, visible (ctest shows a passing test's output only with -V).
 ./kiln_tests --gtest_filter='OnnxConformance.*' 2>/dev/null | grep '^\[conformance\]' || true
+ctest --output-on-failure -j 2 --timeout 600

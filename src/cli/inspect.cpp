@@ -46,8 +46,9 @@ int do_inspect(const InspectArgs& a) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("model         %s\nproducer      %s (opset %d)\nfingerprint   %s\n", a.model.c_str(), i.producer.c_str(),
-              i.opset, i.fingerprint.c_str());
+  std::string opset = i.opset > 0 ? " (opset " + std::to_string(i.opset) + ")" : "";
+  std::printf("model         %s\nproducer      %s%s\nfingerprint   %s\n", a.model.c_str(), i.producer.c_str(),
+              opset.c_str(), i.fingerprint.c_str());
   for (const auto& t : i.inputs) std::printf("input         %s %s\n", t.name.c_str(), shape_to_string(t.shape).c_str());
   for (const auto& t : i.outputs) std::printf("output        %s %s\n", t.name.c_str(), shape_to_string(t.shape).c_str());
   std::printf("parameters    %lld (%.2f MB packed)\n", static_cast<long long>(i.parameters), i.weight_bytes / 1e6);

@@ -52,5 +52,6 @@ Status compile_concat(CompileContext& ctx, const Node& n);
 Status compile_resize(CompileContext& ctx, const Node& n);
 Status compile_reshape(CompileContext& ctx, const Node& n);
 Status compile_identity(CompileContext& ctx, const Node& n);
+Status compile_transpose(CompileContext& ctx, const Node& n);
 
 }  // namespace kiln::ops

@@ -19,9 +19,9 @@ Status compile_node(CompileContext& ctx, const Node& n) {
     Status operator()(const ResizeAttrs&) { return compile_resize(ctx, n); }
     Status operator()(const ReshapeAttrs&) { return compile_reshape(ctx, n); }
     Status operator()(const std::monostate&) { return compile_identity(ctx, n); }
-    // Ops with no oneDNN primitive in kiln yet: Pad (non-conv), Transpose, Gemm/MatMul, Slice.
+    // Ops with no oneDNN primitive in kiln yet: Pad (non-conv), Gemm/MatMul, Slice.
     Status operator()(const PadAttrs&) { return add_reference_step(ctx, n); }
-    Status operator()(const TransposeAttrs&) { return add_reference_step(ctx, n); }
+    Status operator()(const TransposeAttrs&) { return compile_transpose(ctx, n); }
     Status operator()(const MatMulAttrs&) { return add_reference_step(ctx, n); }
     Status operator()(const SliceAttrs&) { return add_reference_step(ctx, n); }
   };

@@ -12,6 +12,24 @@ Status compile_reshape(CompileContext& ctx, const Node& n) {
   return Status::ok();
 }
 
+// A transpose is free too: the output views the input's bytes with its axes permuted (a
+// strided layout), and the reorder a consumer needs anyway (to nChw16c for a convolution,
+// to plain for the graph's output) does the moving. TensorFlow and Keras graphs have one at
+// each end (NHWC <-> NCHW).
+Status compile_transpose(CompileContext& ctx, const Node& n) {
+  const auto& a = std::get<TransposeAttrs>(n.attrs);
+  int x = n.inputs[0];
+  const Shape& xs = ctx.shape(x);
+  if (ctx.is_weight(x) || xs.empty() || xs.size() > 6) return add_reference_step(ctx, n);
+  TensorRef src = ctx.read(x, plain_md(xs));
+  // oneDNN's permute_axes sends input axis i to output axis perm[i]; ONNX's perm says output
+  // axis j is input axis perm[j]: the inverse permutation.
+  std::vector<int> to_output(a.perm.size());
+  for (size_t j = 0; j < a.perm.size(); ++j) to_output[static_cast<size_t>(a.perm[j])] = static_cast<int>(j);
+  ctx.define_alias(n.outputs[0], src, src.md.permute_axes(to_output));
+  return Status::ok();
+}
+
 Status compile_identity(CompileContext& ctx, const Node& n) {
   int x = n.inputs[0];
   md_t md = ctx.md(x);
