@@ -104,11 +104,21 @@ struct Engine::Impl {
     PackCache cache{opt.cache_dir, opt.cache_limit_bytes};
     return pack_cached(cache, *arch.plan, raw, arch.signature.names, key_text, from_cache, key);
   }
+  struct Prepared {
+    Graph graph;
+    std::shared_ptr<const Architecture> arch;
+    std::shared_ptr<const Weights> weights;
+    bool shared = false, from_cache = false;
+    uint64_t content_key = kAnyKey;
+    double import_ms = 0, compile_ms = 0, pack_ms = 0;
+  };
+  Expected<Prepared> import_and_pack(ModelEntry& e);
   Status prepare(ModelEntry& e);
   void work();
 };
 
-Status Engine::Impl::prepare(ModelEntry& e) {
+Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e) {
+  Prepared p;
   auto t0 = Clock::now();
   set_phase(e, "importing", 0.05);
   ImportOptions io;
@@ -160,16 +170,31 @@ Status Engine::Impl::prepare(ModelEntry& e) {
     KILN_ASSIGN_OR_RETURN(raw, read_weight_file(e.spec.weights, e.spec.name_map, m.graph, arch->signature,
                                                 e.spec.input_shapes));
   }
-  if (!weights) {
-    // Packing runs oneDNN reorders: on a runner's thread, so only the runners' OpenMP teams
-    // ever exist. A team on this thread would spin after packing and slow the next request
-    // (measured: the first run after preparing 10 models took 1.4x a steady run).
-    KILN_ASSIGN_OR_RETURN(weights, runners->execute([&](Runner&) {
-      return pack_with_cache(*arch, key, raw, from_cache, content_key);
-    }));
-  }
+  if (!weights) { KILN_ASSIGN_OR_RETURN(weights, pack_with_cache(*arch, key, raw, from_cache, content_key)); }
+  p.pack_ms = ms_since(tp);
+  p.import_ms = import_ms;
+  p.compile_ms = compile_ms;
+  p.shared = shared;
+  p.from_cache = from_cache;
+  p.content_key = content_key;
+  p.graph = std::move(m.graph);
+  p.arch = std::move(arch);
+  p.weights = std::move(weights);
+  return p;
+}
 
-  double pack_ms = ms_since(tp);
+Status Engine::Impl::prepare(ModelEntry& e) {
+  auto t0 = Clock::now();
+  // Importing and packing run on a runner's thread: oneDNN's reorders then use the runners'
+  // OpenMP team (a team of the preparation thread would spin after packing and slow the next
+  // request: measured 1.4x on the first run after preparing 10 models), and no preparation
+  // competes for the two cores with a runner team spinning after a request (which made
+  // imports 3x slower). A request waits for the few ms this takes on its runner.
+  KILN_ASSIGN_OR_RETURN(Prepared p, runners->execute([&](Runner&) { return import_and_pack(e); }));
+  auto& arch = p.arch;
+  auto& weights = p.weights;
+  bool shared = p.shared;
+
   auto tw = Clock::now();
   if (!shared) {
     // A new plan: every runner grows its arena for it and runs it once on its own thread,
@@ -186,19 +211,19 @@ Status Engine::Impl::prepare(ModelEntry& e) {
   }
   std::lock_guard<std::mutex> lock(e.mu);
   e.status.warmup_ms = ms_since(tw);
-  e.status.import_ms = import_ms;
-  e.status.compile_ms = compile_ms;
-  e.status.pack_ms = pack_ms;
+  e.status.import_ms = p.import_ms;
+  e.status.compile_ms = p.compile_ms;
+  e.status.pack_ms = p.pack_ms;
   e.status.fingerprint = fingerprint_hex(arch->plan->fingerprint);
   e.status.plan_shared = shared;
-  e.status.weights_from_cache = from_cache;
+  e.status.weights_from_cache = p.from_cache;
   e.status.weight_bytes = weights->bytes();
   for (const PlanIO& io : arch->plan->inputs) e.status.inputs.emplace_back(io.name, io.shape);
   for (const PlanIO& io : arch->plan->outputs) e.status.outputs.emplace_back(io.name, io.shape);
-  e.graph = std::move(m.graph);
+  e.graph = std::move(p.graph);
   e.arch = std::move(arch);
   e.weights = std::move(weights);
-  e.pack_key = content_key;
+  e.pack_key = p.content_key;
   e.status.prepare_ms = ms_since(t0);
   e.status.state = ModelState::kReady;
   e.status.phase = "ready";
