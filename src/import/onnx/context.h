@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "import/constant_fold.h"
 #include "import/import.h"
 #include "onnx/onnx_pb.h"
 
@@ -70,7 +71,9 @@ const OpTable& op_table();
 // Converts an ONNX TensorProto (raw, typed fields or external data) into a Tensor.
 Expected<Tensor> tensor_from_proto(const onnx::TensorProto& t, const std::string& base_dir);
 
-// Evaluates an op on constant tensors (shape arithmetic and constant float subgraphs).
-Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& inputs);
+// Evaluates an op on constant tensors; ONNX integer division truncates.
+inline Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& inputs) {
+  return kiln::fold_constant(attrs, inputs, IntegerDivision::kTruncate);
+}
 
 }  // namespace kiln::onnx_import

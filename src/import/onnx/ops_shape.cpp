@@ -106,17 +106,9 @@ Status translate_range(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(Tensor start, c.const_value(0));
   KILN_ASSIGN_OR_RETURN(Tensor limit, c.const_value(1));
   KILN_ASSIGN_OR_RETURN(Tensor delta, c.const_value(2));
-  double s = start.to_f32()[0], l = limit.to_f32()[0], d = delta.to_f32()[0];
-  if (d == 0) return c.bad("delta is 0");
-  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
-  if (start.dtype() == DType::kF32) {
-    std::vector<float> v(n);
-    for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(s + d * i);
-    return c.set_const(0, Tensor::from_floats({n}, v));
-  }
-  std::vector<int64_t> v(n);
-  for (int64_t i = 0; i < n; ++i) v[i] = start.to_i64()[0] + delta.to_i64()[0] * i;
-  return c.set_const(0, Tensor::from_i64({n}, v));
+  auto r = range_constant(start, limit, delta);
+  if (!r) return c.bad(r.error().message());
+  return c.set_const(0, std::move(*r));
 }
 
 OpTranslator rounding(double (*fn)(double)) {

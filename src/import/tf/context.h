@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "import/constant_fold.h"
 #include "import/import.h"
 #include "import/tf/proto/graph.pb.h"
 
@@ -152,8 +153,10 @@ Expected<Tensor> tensor_from_proto(const tf::TensorProto& t);
 const char* tf_dtype_name(int dtype);
 bool is_float_dtype(int dtype);  // DT_FLOAT, DT_HALF, DT_BFLOAT16, DT_DOUBLE
 
-// Evaluates a kiln op on constant tensors (shape arithmetic and constant float subgraphs).
-Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& inputs);
+// Evaluates an op on constant tensors; TensorFlow's integer division floors.
+inline Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& inputs) {
+  return kiln::fold_constant(attrs, inputs, IntegerDivision::kFloor);
+}
 
 // Conv2D / BiasAdd fusion: when input 0 of a BiasAdd is a kiln convolution nothing else reads,
 // the bias becomes the convolution's own. Returns true when it did so (output 0 bound).

@@ -1,11 +1,14 @@
-// Constant folding at import. Float constants run through the reference kernels (the same
-// arithmetic as at run time); integer shape arithmetic runs here in int64; data movement of
-// integer tensors (Concat, Reshape, Slice, Transpose of shapes) runs through float32 after
-// checking that every value is exact in it.
-#include "import/tf/context.h"
+// Constant folding at import, shared by the importers. Float constants run through the
+// reference kernels (the same arithmetic as at run time); integer shape arithmetic runs here
+// in int64; data movement of integer tensors (Concat, Reshape, Slice, Transpose of shapes)
+// runs through float32 after checking that every value is exact in it.
+#include "import/constant_fold.h"
+
+#include <cmath>
+
 #include "ops/reference/reference.h"
 
-namespace kiln::tf_import {
+namespace kiln {
 namespace {
 
 // Row-major strides of `s` broadcast to `out` (0 on broadcast axes).
@@ -19,7 +22,7 @@ std::vector<int64_t> bcast_strides(const Shape& s, const Shape& out) {
   return st;
 }
 
-Expected<Tensor> fold_int_binary(BinaryKind k, const Tensor& a, const Tensor& b) {
+Expected<Tensor> fold_int_binary(BinaryKind k, const Tensor& a, const Tensor& b, IntegerDivision division) {
   KILN_ASSIGN_OR_RETURN(Shape out, infer_shape(BinaryAttrs{k}, {a.shape(), b.shape()}));
   auto av = a.to_i64(), bv = b.to_i64();
   auto sa = bcast_strides(a.shape(), out), sb = bcast_strides(b.shape(), out);
@@ -36,9 +39,10 @@ Expected<Tensor> fold_int_binary(BinaryKind k, const Tensor& a, const Tensor& b)
       case BinaryKind::kAdd: r[n] = x + y; break;
       case BinaryKind::kSub: r[n] = x - y; break;
       case BinaryKind::kMul: r[n] = x * y; break;
-      case BinaryKind::kDiv:  // TensorFlow's integer division floors (FloorDiv; Div on ints as well)
+      case BinaryKind::kDiv:
         if (y == 0) return invalid_model("integer division by zero in a constant");
-        r[n] = x / y - ((x % y != 0) && ((x < 0) != (y < 0)) ? 1 : 0);
+        r[n] = x / y;
+        if (division == IntegerDivision::kFloor && x % y != 0 && ((x < 0) != (y < 0))) --r[n];
         break;
       case BinaryKind::kMax: r[n] = std::max(x, y); break;
       case BinaryKind::kMin: r[n] = std::min(x, y); break;
@@ -54,7 +58,7 @@ Expected<Tensor> fold_int_binary(BinaryKind k, const Tensor& a, const Tensor& b)
 
 }  // namespace
 
-Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& inputs) {
+Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& inputs, IntegerDivision division) {
   if (std::holds_alternative<std::monostate>(attrs)) return inputs.at(0);
   bool all_f32 = true, any_float = false;
   for (const Tensor& t : inputs) {
@@ -70,7 +74,7 @@ Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& 
       if (t.dtype() != DType::kF32) return unsupported("an op on constants mixes float and integer tensors");
     return reference::run(attrs, f);
   }
-  if (auto* b = std::get_if<BinaryAttrs>(&attrs)) return fold_int_binary(b->kind, inputs.at(0), inputs.at(1));
+  if (auto* b = std::get_if<BinaryAttrs>(&attrs)) return fold_int_binary(b->kind, inputs.at(0), inputs.at(1), division);
   constexpr int64_t kExactInFloat = int64_t{1} << 24;
   std::vector<Tensor> as_float;
   for (const Tensor& t : inputs) {
@@ -89,4 +93,19 @@ Expected<Tensor> fold_constant(const OpAttrs& attrs, const std::vector<Tensor>& 
   return Tensor::from_i64(f.shape(), f.to_i64());
 }
 
-}  // namespace kiln::tf_import
+
+Expected<Tensor> range_constant(const Tensor& start, const Tensor& limit, const Tensor& delta) {
+  double s = start.to_f32().at(0), l = limit.to_f32().at(0), d = delta.to_f32().at(0);
+  if (d == 0) return invalid_model("Range: delta is 0");
+  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
+  if (start.dtype() == DType::kF32) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(s + d * static_cast<double>(i));
+    return Tensor::from_floats({n}, v);
+  }
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = start.to_i64()[0] + delta.to_i64()[0] * i;
+  return Tensor::from_i64({n}, v);
+}
+
+}  // namespace kiln
