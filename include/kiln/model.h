@@ -48,6 +48,7 @@ struct ModelInfo {
   int64_t parameters = 0;
   double flops = 0;                        // per run at the compiled shapes
   std::map<std::string, int> source_ops;   // op histogram of the file
+  std::vector<TensorInfo> tensors;         // every computed tensor, by the file's name (output candidates)
   std::map<std::string, int> optimizations;  // rewrite rule -> times applied
   size_t steps = 0;                        // plan steps (primitives, reorders, fallbacks)
   size_t reference_steps = 0;              // steps running naive reference kernels

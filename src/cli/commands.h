@@ -20,6 +20,7 @@ struct InspectArgs {
   std::string model;
   std::vector<std::string> input_shape;
   bool json = false;
+  bool tensors = false;
 };
 struct BenchArgs {
   std::string model;

@@ -15,6 +15,7 @@ void add_inspect(CLI::App& app, InspectArgs& a) {
   c->add_option("model", a.model, "model file: .onnx, TensorFlow .pb/.pbtxt, Keras .h5")->required();
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...: input size to count FLOPs at");
   c->add_flag("--json", a.json, "print JSON");
+  c->add_flag("--tensors", a.tensors, "also list every computed tensor by the file's name (for --output-name)");
 }
 
 int do_inspect(const InspectArgs& a) {
@@ -43,6 +44,8 @@ int do_inspect(const InspectArgs& a) {
     j["plan_steps"] = i.steps;
     j["reference_steps"] = i.reference_steps;
     j["arena_bytes"] = i.arena_bytes;
+    if (a.tensors)
+      for (const auto& t : i.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}});
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -59,6 +62,10 @@ int do_inspect(const InspectArgs& a) {
   for (const auto& [rule, n] : i.optimizations) std::printf("%s x%d  ", rule.c_str(), n);
   std::printf("\nplan          %zu steps (%zu on reference kernels), arena %.2f MB\n", i.steps, i.reference_steps,
               i.arena_bytes / 1e6);
+  if (a.tensors) {
+    std::printf("tensors       (names --output-name takes)\n");
+    for (const auto& t : i.tensors) std::printf("  %-50s %s\n", t.name.c_str(), shape_to_string(t.shape).c_str());
+  }
   return 0;
 }
 

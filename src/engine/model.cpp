@@ -46,7 +46,10 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   info.import_ms = ms_since(t0);
   info.producer = m.producer;
   info.opset = m.opset;
-  for (const Node& n : m.graph.nodes) ++info.source_ops[n.source_op];
+  for (const Node& n : m.graph.nodes) {
+    ++info.source_ops[n.source_op];
+    for (int o : n.outputs) info.tensors.push_back({m.graph.values[o].name, m.graph.values[o].shape});
+  }
 
   t0 = std::chrono::steady_clock::now();
   OptimizeReport rep = optimize(m.graph);

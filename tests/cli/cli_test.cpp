@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 
 #include "test_util.h"
@@ -86,6 +87,25 @@ TEST(Cli, WrongInputShapeExitsNonZero) {
 TEST(Cli, UnknownSubcommandIsAUsageError) {
   Result r = run_cli("frobnicate");
   EXPECT_NE(r.code, 0);
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(Cli, InspectListsTensorFlowNames) {
+  std::string pb = testing::source_path("../shared/fixtures/tf/keras_relu6/keras_relu6_net.pb");
+  if (!std::ifstream(pb)) GTEST_SKIP() << pb << " is absent (../shared/fixtures not beside the repository)";
+  auto in = read_npy(testing::source_path("../shared/fixtures/tf/keras_relu6/keras_relu6_in.npy"));
+  ASSERT_TRUE(in);
+  const Shape& s = in->shape();  // stored NCHW; the graph takes NHWC
+  std::string shape = std::to_string(s[0]) + "," + std::to_string(s[2]) + "," + std::to_string(s[3]) + "," + std::to_string(s[1]);
+  Result r = run_cli("inspect " + pb + " --input-shape " + shape + " --tensors");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("tensors"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/"), std::string::npos) << r.output;  // TensorFlow scoped names
 }
 
 }  // namespace
