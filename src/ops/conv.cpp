@@ -1,7 +1,5 @@
 // Conv on oneDNN: layouts chosen by oneDNN ("any"), fused post-ops, and weight slots whose
 // recipes fold a batch norm at packing time.
-#include <cstdlib>
-
 #include "ops/common.h"
 
 namespace kiln::ops {
@@ -41,9 +39,10 @@ WeightSlot bn_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTran
 // Activations in channel blocks of 16 (nChw16c) wherever the channel count allows: oneDNN's
 // direct AVX-512 convolutions run fastest on them, and a concat of such tensors along
 // channels can be done in place (see concat.cpp).
+// (Measured on U-Net-64: oneDNN's own choice, "any", picks nhwc brgconv kernels that ran
+// 2% slower here and make channel concats copies.)
 md_t activation_md(const Shape& s) {
-  static const bool any = std::getenv("KILN_LAYOUT_ANY") != nullptr;
-  if (!any && s.size() == 4 && s[1] % 16 == 0) return md_t(to_dims(s), memory::data_type::f32, tag::aBcd16b);
+  if (s.size() == 4 && s[1] % 16 == 0) return md_t(to_dims(s), memory::data_type::f32, tag::aBcd16b);
   return any_md(s);
 }
 
