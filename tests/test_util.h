@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "kiln/io.h"
@@ -12,6 +16,23 @@
 namespace kiln::testing {
 
 inline std::string source_path(const std::string& rel) { return std::string(KILN_SOURCE_DIR) + "/" + rel; }
+
+// Runs the built `kiln` binary with `args`; its exit code and combined output.
+struct CliResult {
+  int code;
+  std::string output;
+};
+inline CliResult run_cli(const std::string& args) {
+  std::string cmd = std::string(KILN_CLI_PATH) + " " + args + " 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {-1, ""};
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   if (a.elements() != b.elements()) return INFINITY;

@@ -16,22 +16,8 @@ namespace {
 
 using namespace kerastest;
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  std::string cmd = std::string(KILN_CLI_PATH) + " " + args + " 2>&1";
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = testing::CliResult;
+using testing::run_cli;
 
 TEST(KerasCli, InspectListsKerasNames) {
   REQUIRE_KERAS_FIXTURES();
