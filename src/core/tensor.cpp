@@ -69,7 +69,7 @@ Tensor Tensor::from_bytes(DType dtype, Shape shape, const void* data, size_t byt
   // a large weight twice).
   t.buf_ = std::shared_ptr<uint8_t[]>(new uint8_t[n]);
   size_t copied = std::min(bytes, t.bytes());
-  std::memcpy(t.raw(), data, copied);
+  if (copied > 0) std::memcpy(t.raw(), data, copied);  // data may be null for an empty tensor
   std::memset(static_cast<uint8_t*>(t.raw()) + copied, 0, n - copied);
   return t;
 }

@@ -41,7 +41,9 @@ Expected<std::vector<Tensor>> Runner::run(const Plan& plan, const Weights& weigh
   reserve(plan);
   if (arena_bytes_ < plan.arena_bytes) return internal_error("cannot allocate the activation arena");
   ExecContext ctx{plan, weights, arena_.get(), stream_};
-  for (size_t i = 0; i < inputs.size(); ++i) std::memcpy(ctx.ptr(plan.inputs[i].ref), inputs[i].raw(), inputs[i].bytes());
+  // (Empty tensors have no storage to copy: skip them rather than pass null to memcpy.)
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].bytes() > 0) std::memcpy(ctx.ptr(plan.inputs[i].ref), inputs[i].raw(), inputs[i].bytes());
   try {
     if (profiling_) {
       step_ms_.assign(plan.steps.size(), 0.0);
@@ -61,7 +63,7 @@ Expected<std::vector<Tensor>> Runner::run(const Plan& plan, const Weights& weigh
   std::vector<Tensor> outs;
   for (const PlanIO& io : plan.outputs) {
     Tensor t = Tensor::zeros(DType::kF32, io.shape);
-    std::memcpy(t.raw(), ctx.ptr(io.ref), t.bytes());
+    if (t.bytes() > 0) std::memcpy(t.raw(), ctx.ptr(io.ref), t.bytes());
     outs.push_back(std::move(t));
   }
   return outs;
