@@ -49,12 +49,12 @@ Expected<std::vector<Tensor>> Runner::run(const Plan& plan, const Weights& weigh
       step_ms_.assign(plan.steps.size(), 0.0);
       for (size_t s = 0; s < plan.steps.size(); ++s) {
         auto t0 = std::chrono::steady_clock::now();
-        plan.steps[s]->run(ctx);
+        KILN_RETURN_IF_ERROR(plan.steps[s]->run(ctx));
         stream_.wait();
         step_ms_[s] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       }
     } else {
-      for (const auto& step : plan.steps) step->run(ctx);
+      for (const auto& step : plan.steps) KILN_RETURN_IF_ERROR(step->run(ctx));
       stream_.wait();
     }
   } catch (const dnnl::error& e) {

@@ -70,7 +70,9 @@ struct ExecContext;
 class Step {
  public:
   virtual ~Step() = default;
-  virtual void run(ExecContext& ctx) const = 0;
+  // Errors a step can hit at run time (a reference kernel refusing its inputs) come back as
+  // values; oneDNN's own failures are exceptions the runner turns into a Status.
+  virtual Status run(ExecContext& ctx) const = 0;
 
   std::string name;      // the graph node it comes from (or a description)
   std::string kind;      // e.g. "conv", "reorder", "pool", "reference:Pad"

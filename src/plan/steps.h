@@ -23,7 +23,7 @@ class PrimitiveStep : public Step {
  public:
   PrimitiveStep(dnnl::primitive p, std::vector<std::pair<int, TensorRef>> args)
       : prim_(std::move(p)), args_(std::move(args)) {}
-  void run(ExecContext& ctx) const override;
+  Status run(ExecContext& ctx) const override;
 
  private:
   dnnl::primitive prim_;
@@ -35,7 +35,7 @@ class ReferenceStep : public Step {
  public:
   ReferenceStep(OpAttrs attrs, std::vector<Shape> in_shapes, Shape out_shape)
       : attrs_(std::move(attrs)), in_shapes_(std::move(in_shapes)), out_shape_(std::move(out_shape)) {}
-  void run(ExecContext& ctx) const override;
+  Status run(ExecContext& ctx) const override;
 
  private:
   OpAttrs attrs_;
