@@ -1,6 +1,8 @@
 // ONNX layout and shape ops: Concat, Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
 // Pad, Slice. Everything static about them (target shapes, pads) is resolved here.
 #include <algorithm>
+
+#include "import/shape_rules.h"
 #include <limits>
 
 #include "import/onnx/importer.h"
@@ -71,14 +73,9 @@ Status translate_squeeze(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
   KILN_ASSIGN_OR_RETURN(auto axes, axes_of(c));
   for (auto& a : axes) a = norm_axis(a, x.size());
-  Shape out;
-  for (size_t i = 0; i < x.size(); ++i) {
-    bool listed = std::find(axes.begin(), axes.end(), static_cast<int64_t>(i)) != axes.end();
-    if (listed && x[i] != 1) return c.bad("cannot squeeze axis " + std::to_string(i) + " of size " + std::to_string(x[i]));
-    if (listed || (axes.empty() && x[i] == 1)) continue;
-    out.push_back(x[i]);
-  }
-  return emit_reshape(c, out);
+  auto out = squeezed_shape(x, axes);
+  if (!out) return c.bad(out.error().message());
+  return emit_reshape(c, *out);
 }
 
 Status translate_unsqueeze(NodeContext& c) {

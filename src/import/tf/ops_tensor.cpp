@@ -4,6 +4,8 @@
 // reinterpret the element order (Reshape and friends) read TensorFlow's layout.
 #include <algorithm>
 
+#include "import/shape_rules.h"
+
 #include "import/tf/importer.h"
 
 namespace kiln::tf_import {
@@ -98,14 +100,9 @@ Status translate_squeeze(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
   std::vector<int64_t> axes = c.attr_ints("squeeze_dims", c.attr_ints("axis"));
   for (auto& a : axes) { KILN_ASSIGN_OR_RETURN(a, norm_axis(c, a, xs.size())); }
-  Shape out;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    bool listed = std::find(axes.begin(), axes.end(), static_cast<int64_t>(i)) != axes.end();
-    if (listed && xs[i] != 1) return c.bad("cannot squeeze axis " + std::to_string(i) + " of size " + std::to_string(xs[i]));
-    if (listed || (axes.empty() && xs[i] == 1)) continue;
-    out.push_back(xs[i]);
-  }
-  return emit_reshape(c, out);
+  auto out = squeezed_shape(xs, axes);
+  if (!out) return c.bad(out.error().message());
+  return emit_reshape(c, *out);
 }
 
 Status translate_expand_dims(NodeContext& c) {
