@@ -26,16 +26,9 @@ Status check_bn_input(const std::span<const Tensor> in, int index, const char* w
 }  // namespace
 
 Expected<Tensor> conv(const ConvAttrs& a, std::span<const Tensor> inputs) {
-  const size_t need = a.has_bias ? 3 : 2;
-  if (inputs.size() < need) {
-    return invalid_argument(std::string(kOp) + ": expected at least " + std::to_string(need) +
-                            " inputs (x, w" + (a.has_bias ? ", b" : "") + "), got " +
-                            std::to_string(inputs.size()));
-  }
+  KILN_RETURN_IF_ERROR(detail::check_conv_inputs(kOp, a.has_bias, inputs));
   const Tensor& x = inputs[0];
   const Tensor& w = inputs[1];
-  KILN_RETURN_IF_ERROR(check_rank(kOp, x, "input", 4));
-  KILN_RETURN_IF_ERROR(check_rank(kOp, w, "weight", 4));
 
   const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
   const int64_t M = w.shape()[0], KH = w.shape()[2], KW = w.shape()[3];

@@ -47,6 +47,17 @@ inline Status check_rank(const char* op, const Tensor& t, const char* what, size
   return Status::ok();
 }
 
+// The inputs both convolutions start with: x and w of rank 4, then a bias when there is one.
+inline Status check_conv_inputs(const char* op, bool has_bias, std::span<const Tensor> inputs) {
+  const size_t need = has_bias ? 3 : 2;
+  if (inputs.size() < need) {
+    return invalid_argument(std::string(op) + ": expected at least " + std::to_string(need) + " inputs (x, w" +
+                            (has_bias ? ", b" : "") + "), got " + std::to_string(inputs.size()));
+  }
+  KILN_RETURN_IF_ERROR(check_rank(op, inputs[0], "input", 4));
+  return check_rank(op, inputs[1], "weight", 4);
+}
+
 // Row-major strides of a shape.
 inline std::vector<int64_t> strides_of(const Shape& s) {
   std::vector<int64_t> st(s.size(), 1);
