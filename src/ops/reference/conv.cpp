@@ -8,7 +8,6 @@
 namespace kiln::reference {
 
 using detail::check_per_channel;
-using detail::check_rank;
 
 namespace {
 
