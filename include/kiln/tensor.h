@@ -35,6 +35,9 @@ class Tensor {
   static Tensor from_i64(Shape shape, const std::vector<int64_t>& values);
   // A tensor over memory someone else owns (a mapped file); `owner` keeps it alive.
   // Views of mapped files are read-only memory: kiln never writes a weight in place.
+  // A view may be misaligned for its element type (ONNX does not align raw_data): such a
+  // tensor may be copied or handed to oneDNN as bytes, but its elements are read only
+  // through aligned().
   static Tensor view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data);
 
   DType dtype() const { return dtype_; }
@@ -49,6 +52,10 @@ class Tensor {
   const void* raw() const { return buf_.get(); }
 
   Tensor clone() const;
+  // Whether data<T>() may be dereferenced: the buffer is aligned for the element type.
+  bool is_aligned() const;
+  // This tensor if it is aligned, else an aligned copy.
+  Tensor aligned() const;
   // Same buffer, new shape with the same element count.
   Tensor reshaped(Shape shape) const;
   // Integer contents widened to int64 (for shape arithmetic); floats are truncated.

@@ -36,9 +36,10 @@ Expected<MappedFile> map_file(const std::string& path) {
     f.data = std::shared_ptr<uint8_t>(new uint8_t[1], std::default_delete<uint8_t[]>());
     return f;
   }
-  void* m = ::mmap(nullptr, f.size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  void* m = ::mmap(nullptr, f.size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (m == MAP_FAILED) return io_error("cannot map '" + path + "'");
+  ::madvise(m, f.size, MADV_WILLNEED);  // start reading ahead if it is not in the page cache
   size_t size = f.size;
   f.data = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(m), [size](uint8_t* q) { ::munmap(q, size); });
   return f;

@@ -24,9 +24,9 @@ std::shared_ptr<uint8_t> allocate_populated(size_t bytes);
 
 namespace kiln {
 
-// A whole file mapped read-only and populated (its pages are all about to be read, and a
-// fault per 4 KiB page costs several times more on a VM; a writable private mapping would
-// make MAP_POPULATE copy every page). Views into it must never be written.
+// A whole file mapped read-only, read ahead, faulted in as it is read. (Unlike anonymous
+// memory, a read fault on a cached file maps 16 pages at once: touching a 7.8 MB file took
+// 0.32 ms, MAP_POPULATE 0.66 ms, measured 2026-11-26.) Views into it must never be written.
 struct MappedFile {
   std::shared_ptr<uint8_t> data;
   size_t size = 0;

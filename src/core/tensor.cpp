@@ -95,6 +95,10 @@ Tensor Tensor::clone() const {
   return from_bytes(dtype_, shape_, raw(), bytes());
 }
 
+bool Tensor::is_aligned() const { return reinterpret_cast<uintptr_t>(raw()) % dtype_size(dtype_) == 0; }
+
+Tensor Tensor::aligned() const { return is_aligned() ? *this : clone(); }
+
 Tensor Tensor::reshaped(Shape shape) const {
   Tensor t = *this;
   t.shape_ = std::move(shape);
@@ -104,9 +108,14 @@ Tensor Tensor::reshaped(Shape shape) const {
 namespace {
 template <typename To, typename From>
 std::vector<To> convert_all(const void* p, int64_t n) {
-  const From* f = static_cast<const From*>(p);
+  // memcpy loads: the source may be a misaligned view of a file.
+  const auto* bytes = static_cast<const uint8_t*>(p);
   std::vector<To> out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<To>(f[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    From f;
+    std::memcpy(&f, bytes + i * sizeof(From), sizeof(From));
+    out[i] = static_cast<To>(f);
+  }
   return out;
 }
 

@@ -20,7 +20,9 @@ std::string dir_of(const std::string& path) {
 
 const Tensor* Importer::constant(const std::string& name) const {
   auto it = constants_.find(name);
-  return it == constants_.end() ? nullptr : &it->second;
+  if (it == constants_.end()) return nullptr;
+  if (!it->second.is_aligned()) it->second = it->second.aligned();  // about to be read element-wise
+  return &it->second;
 }
 
 std::optional<int> Importer::value(const std::string& name) const {

@@ -34,7 +34,7 @@ class Importer {
   std::string base_dir_;
   const ImportOptions& options_;
   ImportedModel out_;
-  std::unordered_map<std::string, Tensor> constants_;
+  mutable std::unordered_map<std::string, Tensor> constants_;  // constant() aligns on first read
   std::unordered_map<std::string, int> values_;
 };
 

@@ -169,9 +169,15 @@ Expected<Tensor> initializer_from_file(const onnx::TensorProto& t, const OnnxFil
   Shape shape(t.dims().begin(), t.dims().end());
   bool dims_ok = true;
   for (int64_t d : shape) dims_ok = dims_ok && d >= 0;
-  if (dt != DType::kU8 && dims_ok && reinterpret_cast<uintptr_t>(p) % dtype_size(dt) == 0 &&
-      static_cast<size_t>(shape_elements(shape)) * dtype_size(dt) == span.length) {
-    return Tensor::view(dt, std::move(shape), std::const_pointer_cast<uint8_t>(file.mapping), const_cast<uint8_t*>(p));
+  if (dt != DType::kU8 && dims_ok && static_cast<size_t>(shape_elements(shape)) * dtype_size(dt) == span.length) {
+    // Large tensors stay views even when raw_data is misaligned (exporters do not align it):
+    // copying them would fault in fresh pages for every model loaded, the biggest cost of
+    // preparing a model that shares a plan. They are only ever reordered as bytes; small
+    // ones, which importers read as shapes and scales, are copied aligned.
+    constexpr size_t kViewMisalignedFrom = 64 << 10;
+    if (reinterpret_cast<uintptr_t>(p) % dtype_size(dt) == 0 || span.length >= kViewMisalignedFrom)
+      return Tensor::view(dt, std::move(shape), std::const_pointer_cast<uint8_t>(file.mapping), const_cast<uint8_t*>(p));
+    return Tensor::from_bytes(dt, std::move(shape), p, span.length);
   }
   onnx::TensorProto copy = t;
   copy.set_raw_data(p, span.length);
