@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/compile_options.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 
@@ -33,6 +34,13 @@ struct EngineOptions {
   int runners = 1;                   // execution contexts: concurrent runs
   std::string cache_dir;             // weight-pack cache directory; empty: no cache
   size_t cache_limit_bytes = size_t{4} << 30;
+  // Per plan whose packed weights are at most this size, the buffer of unloaded or
+  // swapped-out weights is kept for the next pack: swapping weights back and forth then
+  // faults in no fresh memory (otherwise the largest part of packing). 0: never.
+  size_t recycle_weight_bytes = size_t{64} << 20;
+  // 3x3 stride-1 convolutions: direct, Winograd, or per layer by measurement at compile
+  // time. Part of what makes two models share a plan.
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
 };
 
 struct LoadSpec {
@@ -65,6 +73,7 @@ struct MemoryReport {
   size_t weight_bytes_resident = 0;  // packed weights on the heap
   size_t weight_bytes_mapped = 0;    // packed weights mapped from the cache
   size_t arena_bytes = 0;            // all runners' activation arenas
+  size_t spare_weight_bytes = 0;     // buffers of released weights kept for the next pack
 };
 
 class Engine {

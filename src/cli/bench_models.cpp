@@ -27,6 +27,7 @@ int do_bench_models(const BenchArgs& a) {
   set_threads(a.threads);
   EngineOptions eo;
   eo.cache_dir = a.cache_dir;
+  eo.conv_algorithm = *parse_conv_algorithm(a.conv);
   Engine engine(eo);
   LoadSpec base;
   std::string err;
@@ -106,6 +107,7 @@ int do_bench_models(const BenchArgs& a) {
                              {"compile_ms", r.status.compile_ms},
                              {"pack_ms", r.status.pack_ms},
                              {"warmup_ms", r.status.warmup_ms},
+                             {"load_to_ready_ms", r.wall_ms},
                              {"plan_shared", r.status.plan_shared},
                              {"weights_from_cache", r.status.weights_from_cache},
                              {"first_ms", r.first_ms},
@@ -120,6 +122,7 @@ int do_bench_models(const BenchArgs& a) {
     j["weight_bytes_resident"] = mem.weight_bytes_resident;
     j["weight_bytes_mapped"] = mem.weight_bytes_mapped;
     j["arena_bytes"] = mem.arena_bytes;
+    j["spare_weight_bytes"] = mem.spare_weight_bytes;
     std::cout << j.dump() << "\n";
     return 0;
   }
@@ -133,9 +136,9 @@ int do_bench_models(const BenchArgs& a) {
   std::printf("\nswitching  alternating %zu models: %.2f ms median; repeating one: %.2f ms (%+.2f ms per switch)\n",
               rows.size(), alt_ms, same_ms, alt_ms - same_ms);
   std::printf("memory     %zu plan(s) for %zu model(s); weights %.1f MB resident + %.1f MB mapped; arenas %.1f MB; "
-              "plans ~%.1f MB\n",
+              "plans ~%.1f MB; spare weight buffers %.1f MB\n",
               mem.plans, mem.models, mem.weight_bytes_resident / 1e6, mem.weight_bytes_mapped / 1e6,
-              mem.arena_bytes / 1e6, mem.plan_bytes / 1e6);
+              mem.arena_bytes / 1e6, mem.plan_bytes / 1e6, mem.spare_weight_bytes / 1e6);
   std::printf("process    peak RSS after loading all: %.1f MB\n", rss_after_load);
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "plan/plan.h"
 #include "weights/pack_cache.h"
 #include "weights/pack_file.h"
+#include "weights/storage_pool.h"
 #include "weights/weights.h"
 
 namespace kiln {
@@ -50,6 +51,9 @@ struct Architecture {
   std::shared_ptr<const Plan> plan;
   WeightSignature signature;
   size_t compile_rss_bytes = 0;
+  // Storage for its models' packed weights: a buffer freed by an unload or a weight swap is
+  // kept for the next pack instead of being unmapped.
+  std::shared_ptr<StoragePool> storage;
 };
 
 struct ModelEntry {
@@ -102,7 +106,7 @@ struct Engine::Impl {
   Expected<std::shared_ptr<const Weights>> pack_with_cache(const Architecture& arch, const std::string& key_text,
                                                            const RawWeights& raw, bool& from_cache, uint64_t& key) {
     PackCache cache{opt.cache_dir, opt.cache_limit_bytes};
-    return pack_cached(cache, *arch.plan, raw, arch.signature.names, key_text, from_cache, key);
+    return pack_cached(cache, *arch.plan, raw, arch.signature.names, key_text, from_cache, key, arch.storage.get());
   }
   struct Prepared {
     Graph graph;
@@ -126,7 +130,9 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e) {
   io.outputs = e.spec.outputs;
   KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(e.spec.model, io));
   optimize(m.graph);
-  std::string key = architecture_key(m.graph);
+  CompileOptions co;
+  co.conv_algorithm = opt.conv_algorithm;
+  std::string key = architecture_key(m.graph, co);
   double import_ms = ms_since(t0);
 
   std::shared_ptr<const Architecture> arch;
@@ -140,12 +146,14 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e) {
   if (!arch) {
     set_phase(e, "compiling plan", 0.2);
     size_t rss0 = current_rss_bytes();
-    auto plan = compile_plan(m.graph, {});
+    auto plan = compile_plan(m.graph, co);
     if (!plan) return plan.error().with_context("'" + e.spec.model + "'");
     auto a = std::make_shared<Architecture>();
     a->plan = *plan;
     a->signature = weight_signature(m.graph);
     a->compile_rss_bytes = current_rss_bytes() - std::min(rss0, current_rss_bytes());
+    size_t bytes = packed_weight_bytes(*a->plan);
+    a->storage = std::make_shared<StoragePool>(bytes, bytes <= opt.recycle_weight_bytes ? 1 : 0);
     arch = a;
     std::lock_guard<std::mutex> lock(mu);
     archs[key] = arch;
@@ -367,7 +375,7 @@ Status Engine::load_weights(const std::string& name, const std::string& path,
   } else {
     KILN_ASSIGN_OR_RETURN(RawWeights raw, read_weight_file(path, name_map, *graph, arch->signature, shapes));
     KILN_ASSIGN_OR_RETURN(weights, impl_->runners->execute([&](Runner&) {
-      return impl_->pack_with_cache(*arch, architecture_key(*graph), raw, from_cache, key);
+      return impl_->pack_with_cache(*arch, architecture_key(*graph, arch->plan->options), raw, from_cache, key);
     }));
   }
   std::lock_guard<std::mutex> lock(e->mu);
@@ -413,6 +421,7 @@ MemoryReport Engine::memory() const {
     if (plans.insert(e->arch.get()).second) r.plan_bytes += e->arch->compile_rss_bytes;
   }
   r.plans = plans.size();
+  for (const Architecture* a : plans) r.spare_weight_bytes += a->storage->spare_bytes();
   r.arena_bytes = impl_->runners->arena_bytes();
   return r;
 }

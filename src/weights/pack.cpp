@@ -4,6 +4,7 @@
 
 #include "core/memory.h"
 #include "plan/layout.h"
+#include "weights/storage_pool.h"
 #include "weights/weights.h"
 
 namespace kiln {
@@ -25,15 +26,19 @@ Expected<Tensor> source(const RawWeights& raw, const WeightSlot& s, size_t i) {
   if (t->shape() != s.source_shapes[i])
     return invalid_argument("weight '" + name + "' has shape " + shape_to_string(t->shape()) + ", the plan expects " +
                             shape_to_string(s.source_shapes[i]));
-  return *t;
+  return *t;  // possibly a misaligned file view: reordered as bytes, read element-wise only via aligned()
 }
 
 Expected<BnFold> bn_fold(const RawWeights& raw, const WeightSlot& s) {
   BnFold f;
-  KILN_ASSIGN_OR_RETURN(Tensor gamma, source(raw, s, 1));
-  KILN_ASSIGN_OR_RETURN(Tensor beta, source(raw, s, 2));
-  KILN_ASSIGN_OR_RETURN(Tensor mean, source(raw, s, 3));
-  KILN_ASSIGN_OR_RETURN(Tensor var, source(raw, s, 4));
+  KILN_ASSIGN_OR_RETURN(Tensor gamma_view, source(raw, s, 1));
+  Tensor gamma = gamma_view.aligned();
+  KILN_ASSIGN_OR_RETURN(Tensor beta_view, source(raw, s, 2));
+  Tensor beta = beta_view.aligned();
+  KILN_ASSIGN_OR_RETURN(Tensor mean_view, source(raw, s, 3));
+  Tensor mean = mean_view.aligned();
+  KILN_ASSIGN_OR_RETURN(Tensor var_view, source(raw, s, 4));
+  Tensor var = var_view.aligned();
   for (int64_t m = 0; m < s.out_channels; ++m) {
     float sc = gamma.data<float>()[m] / std::sqrt(var.data<float>()[m] + s.bn_epsilon);
     f.scale.push_back(sc);
@@ -86,14 +91,25 @@ std::shared_ptr<const Weights> Weights::from_storage(std::shared_ptr<uint8_t> st
   return w;
 }
 
-Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw) {
+namespace {
+size_t slot_bytes(const WeightSlot& s) { return (s.packed_md.get_size() + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment; }
+}  // namespace
+
+size_t packed_weight_bytes(const Plan& plan) {
+  size_t total = 0;
+  for (const WeightSlot& s : plan.weight_slots) total += slot_bytes(s);
+  return total;
+}
+
+Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw, StoragePool* pool) {
   std::vector<size_t> offsets;
   size_t total = 0;
   for (const WeightSlot& s : plan.weight_slots) {
     offsets.push_back(total);
-    total += (s.packed_md.get_size() + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
+    total += slot_bytes(s);
   }
-  std::shared_ptr<uint8_t> storage = allocate_populated(total);
+  std::shared_ptr<uint8_t> storage =
+      pool && pool->buffer_bytes() >= total ? pool->take() : allocate_populated(total);
   if (!storage) return internal_error("out of memory packing " + std::to_string(total) + " bytes of weights");
   dnnl::stream stream(plan.engine);
   for (size_t i = 0; i < plan.weight_slots.size(); ++i) {

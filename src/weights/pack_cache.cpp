@@ -15,7 +15,7 @@ uint64_t content_key(const std::string& arch_key, const Plan& plan, const RawWei
   const dnnl_version_t* v = dnnl_version();
   std::string meta = arch_key + "/dnnl" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
                      std::to_string(v->patch) + "/pack" + std::to_string(kPackFormatVersion);
-  uint64_t h = hash_bytes(meta.data(), meta.size(), plan.fingerprint);
+  uint64_t h = hash_bytes(meta.data(), meta.size(), plan.fingerprint ^ plan.weight_layout);
   for (const std::string& n : names) {
     const Tensor& t = raw.tensors.at(n);
     h = hash_bytes(t.raw(), t.bytes(), h);
@@ -27,10 +27,11 @@ uint64_t content_key(const std::string& arch_key, const Plan& plan, const RawWei
 
 Expected<std::shared_ptr<const Weights>> pack_cached(const PackCache& cache, const Plan& plan, const RawWeights& raw,
                                                      const std::vector<std::string>& weight_names,
-                                                     const std::string& arch_key, bool& from_cache, uint64_t& key) {
+                                                     const std::string& arch_key, bool& from_cache, uint64_t& key,
+                                                     StoragePool* pool) {
   from_cache = false;
   key = kAnyKey;
-  if (cache.dir.empty()) return pack(plan, raw);
+  if (cache.dir.empty()) return pack(plan, raw, pool);
   key = content_key(arch_key, plan, raw, weight_names);
   char name[32];
   std::snprintf(name, sizeof name, "%016llx.kwp", static_cast<unsigned long long>(key));
@@ -42,7 +43,7 @@ Expected<std::shared_ptr<const Weights>> pack_cached(const PackCache& cache, con
   }
   if (mapped.error().code() != ErrorCode::kNotFound)
     std::fprintf(stderr, "kiln: rebuilding cache entry: %s\n", mapped.error().message().c_str());
-  KILN_ASSIGN_OR_RETURN(auto packed, pack(plan, raw));
+  KILN_ASSIGN_OR_RETURN(auto packed, pack(plan, raw, pool));
   std::error_code ec;
   std::filesystem::create_directories(cache.dir, ec);
   Status s = write_pack_file(path, plan, *packed, key);

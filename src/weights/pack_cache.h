@@ -25,7 +25,8 @@ struct PackCache {
 
 Expected<std::shared_ptr<const Weights>> pack_cached(const PackCache& cache, const Plan& plan, const RawWeights& raw,
                                                      const std::vector<std::string>& weight_names,
-                                                     const std::string& arch_key, bool& from_cache, uint64_t& key);
+                                                     const std::string& arch_key, bool& from_cache, uint64_t& key,
+                                                     StoragePool* pool = nullptr);
 
 // Deletes the oldest entries until the directory holds at most `limit_bytes` of packs.
 void enforce_cache_limit(const PackCache& cache);

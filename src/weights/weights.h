@@ -35,6 +35,11 @@ class Weights {
   bool mapped_ = false;
 };
 
-Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw);
+class StoragePool;
+
+// Storage comes from `pool` when given (see weights/storage_pool.h), else freshly mapped.
+Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw, StoragePool* pool = nullptr);
+// The bytes pack() lays out for `plan`: every slot, 64-byte aligned.
+size_t packed_weight_bytes(const Plan& plan);
 
 }  // namespace kiln

@@ -340,5 +340,30 @@ TEST(Engine, UnloadFreesWeightsAndTheLastModelFreesThePlan) {
   EXPECT_FALSE(e.unload("b"));
 }
 
+TEST(Engine, FreedWeightBuffersAreReusedByTheNextModel) {
+  Engine e;
+  ASSERT_TRUE(e.load("a", spec(kA)));
+  ASSERT_TRUE(e.load("b", spec(kB)));
+  ASSERT_TRUE(e.wait_ready("b", seconds(60)));
+  size_t bytes = e.status("a")->weight_bytes;
+  EXPECT_EQ(e.memory().spare_weight_bytes, 0u);
+  ASSERT_TRUE(e.unload("b"));
+  EXPECT_EQ(e.memory().spare_weight_bytes, bytes);  // kept, and reported
+  // The next model packs into that buffer, and its results are its own weights' results.
+  ASSERT_TRUE(e.load("c", spec(kB)));
+  ASSERT_TRUE(e.wait_ready("c", seconds(60)));
+  EXPECT_EQ(e.memory().spare_weight_bytes, 0u);
+  EXPECT_LE(testing::max_abs_diff(run1(e, "c", npy(kB + "/input.npy")), npy(kB + "/expected.npy")), 1e-4);
+  EXPECT_LE(testing::max_abs_diff(run1(e, "a", npy(kA + "/input.npy")), npy(kA + "/expected.npy")), 1e-4);
+  EngineOptions off;
+  off.recycle_weight_bytes = 0;
+  Engine f(off);
+  ASSERT_TRUE(f.load("a", spec(kA)));
+  ASSERT_TRUE(f.load("b", spec(kB)));
+  ASSERT_TRUE(f.wait_ready("b", seconds(60)));
+  ASSERT_TRUE(f.unload("b"));
+  EXPECT_EQ(f.memory().spare_weight_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace kiln
