@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Compare kiln with ONNX Runtime (CPU, via onnxruntime-node) on the classic U-Net at 256x256.
 #
-#   bench/compare_unet.sh [--runs 15] [--threads 2] [--models "unet16 unet64"] [--ort-only|--kiln-only]
+#   bench/compare_unet.sh [--runs 15] [--threads 2] [--models "unet16 unet64"] [--conv "direct winograd"]
+#                         [--ort-only|--kiln-only]
 #
 # Generates, when missing, bench/models/unet16/model.onnx and bench/models/unet64/model.onnx
 # (base widths 16 and 64, batch 1, 1x256x256, no reference data; bench/models/ is gitignored).
 # Then, for each model, runs `build/kiln bench ... --json` and `node bench/ort/bench_ort.js ...`
-# one after the other, each in a fresh process (never in parallel: the timings would disturb each
+# (once per --conv algorithm) one after the other, each in a fresh process (never in parallel: the timings would disturb each
 # other), and prints a markdown table. The raw JSON lines go to bench/models/compare_unet.jsonl.
 #
 # Environment: KILN (default build/kiln), PYTHON (default /usr/bin/python3, which needs torch and
@@ -23,6 +24,7 @@ RUNS=15
 THREADS=2
 MODELS="unet16 unet64"
 DO_KILN=1
+CONVS="direct winograd"
 DO_ORT=1
 H=256
 W=256
@@ -32,9 +34,10 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
     --models) MODELS="$2"; shift 2 ;;
+    --conv) CONVS="$2"; shift 2 ;;
     --ort-only) DO_KILN=0; shift ;;
     --kiln-only) DO_ORT=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "compare_unet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -80,15 +83,17 @@ last_json() { grep -E '^\s*\{' | tail -n 1; }
 # 3. Runs, strictly one after another.
 for m in $MODELS; do
   f="bench/models/$m/model.onnx"
-  if [[ $DO_KILN -eq 1 && -x "$KILN" ]]; then
-    echo "kiln: $m ..." >&2
-    if line="$("$KILN" bench "$f" --input-shape "$SHAPE" --runs "$RUNS" --threads "$THREADS" --json | last_json)" \
-        && [[ -n "$line" ]]; then
-      printf '{"model":"%s","runtime":"kiln","result":%s}\n' "$m" "$line" >> "$OUT_JSONL"
+  for conv in $CONVS; do
+    [[ $DO_KILN -eq 1 && -x "$KILN" ]] || break
+    rt="kiln"; [[ "$conv" == direct ]] || rt="kiln-$conv"
+    echo "$rt: $m ..." >&2
+    if line="$("$KILN" bench "$f" --input-shape "$SHAPE" --runs "$RUNS" --threads "$THREADS" --conv "$conv" --json \
+        | last_json)" && [[ -n "$line" ]]; then
+      printf '{"model":"%s","runtime":"%s","result":%s}\n' "$m" "$rt" "$line" >> "$OUT_JSONL"
     else
-      echo "compare_unet.sh: kiln bench failed on $m" >&2
+      echo "compare_unet.sh: kiln bench --conv $conv failed on $m" >&2
     fi
-  fi
+  done
   if [[ $DO_ORT -eq 1 ]]; then
     echo "onnxruntime: $m ..." >&2
     if line="$("$NODE" bench/ort/bench_ort.js "$f" --shape "$SHAPE" --runs "$RUNS" --warmup 0 \
@@ -116,7 +121,8 @@ console.log('| model | runtime | create ms | first ms | steady median ms | p90 |
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 const models = modelList.split(/\s+/).filter(Boolean);
 for (const m of models) {
-  for (const rt of ['kiln', 'onnxruntime']) {
+  const kilns = [...new Set(rows.filter((x) => x.runtime.startsWith('kiln')).map((x) => x.runtime))];
+  for (const rt of [...(kilns.length ? kilns : ['kiln']), 'onnxruntime']) {
     const r = rows.find((x) => x.model === m && x.runtime === rt);
     if (!r) { console.log(`| ${m} | ${rt} | n/a | n/a | n/a | n/a | n/a | n/a |`); continue; }
     const s = r.result;
@@ -126,8 +132,7 @@ for (const m of models) {
   }
 }
 console.log('');
-for (const m of models) {
-  const k = rows.find((x) => x.model === m && x.runtime === 'kiln');
+for (const m of models) for (const k of rows.filter((x) => x.model === m && x.runtime.startsWith('kiln'))) {
   const o = rows.find((x) => x.model === m && x.runtime === 'onnxruntime');
   const ratio = k && o ? k.result.steady_median_ms / o.result.steady_median_ms : NaN;
   let extra = '';
@@ -137,7 +142,7 @@ for (const m of models) {
       ` then a warm-up run of ${num(r.warmup_ms)} ms before "ready"` +
       `${typeof r.gflops === 'number' ? `, gflops ${num(r.gflops, 1)}` : ''})`;
   }
-  console.log(`- ${m}: kiln/ORT steady median ratio ${num(ratio, 2)}` +
+  console.log(`- ${m}: ${k.runtime}/ORT steady median ratio ${num(ratio, 2)}` +
     `${isFinite(ratio) ? (ratio < 1 ? ' (kiln faster)' : ' (ORT faster)') : ''}${extra}`);
 }
 console.log('\nPeak RSS for onnxruntime includes the Node.js runtime itself (node alone ~39 MB, +onnxruntime-node loaded ~51 MB).');

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/compile_options.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 
@@ -33,6 +34,7 @@ struct ModelOptions {
   std::map<std::string, std::string> name_map;    // safetensors name -> initializer name
   std::string cache_dir;                          // weight-pack cache (mapped on later loads)
   bool warm_up = true;                            // run once at load (see header comment)
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;  // 3x3 stride-1 convolutions
 };
 
 struct TensorInfo {

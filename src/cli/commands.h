@@ -15,6 +15,7 @@ struct RunArgs {
   std::vector<std::string> input_shape;  // "name=1,1,256,256" or "1,1,256,256"
   float threshold = 0.5f;
   int threads = 0;
+  std::string conv = "direct";
 };
 struct InspectArgs {
   std::string model;
@@ -32,6 +33,7 @@ struct BenchArgs {
   bool json = false;
   bool profile = false;
   bool no_warmup = false;
+  std::string conv = "direct";
 };
 
 void add_run(CLI::App& app, RunArgs& a);
@@ -72,6 +74,8 @@ struct ShapeArg;
 bool parse_input_shapes(const std::vector<std::string>& specs, const std::string& model_first_input_hint,
                         std::map<std::string, std::vector<int64_t>>& out, std::string& error);
 void set_threads(int threads);
+// --conv direct|winograd|auto, checked by the parser (so parse_conv_algorithm never fails after it).
+void add_conv_option(CLI::App* command, std::string& conv);
 double peak_rss_mb();
 
 }  // namespace kiln::cli

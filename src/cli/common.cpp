@@ -3,7 +3,10 @@
 
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/commands.h"
+#include "kiln/compile_options.h"
 
 namespace kiln::cli {
 
@@ -32,6 +35,15 @@ bool parse_input_shapes(const std::vector<std::string>& specs, const std::string
     out[name] = shape;
   }
   return true;
+}
+
+void add_conv_option(CLI::App* command, std::string& conv) {
+  command
+      ->add_option("--conv", conv,
+                   "3x3 stride-1 convolutions: direct, winograd (fewer multiplies, ~1e-5 relative error), or auto "
+                   "(per layer, whichever measures faster while the plan compiles)")
+      ->check(CLI::IsMember({"direct", "winograd", "auto"}))
+      ->capture_default_str();
 }
 
 void set_threads(int threads) {

@@ -60,7 +60,9 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   for (int v : m.graph.outputs) info.outputs.push_back({m.graph.values[v].name, m.graph.values[v].shape});
 
   t0 = std::chrono::steady_clock::now();
-  auto plan = compile_plan(m.graph, {});
+  CompileOptions co;
+  co.conv_algorithm = options.conv_algorithm;
+  auto plan = compile_plan(m.graph, co);
   if (!plan) return plan.error().with_context("'" + path + "'");
   impl->plan = *plan;
   info.compile_ms = ms_since(t0);
@@ -85,7 +87,7 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
     } else {
       KILN_ASSIGN_OR_RETURN(raw, read_weight_file(options.weights, options.name_map, m.graph, sig, options.input_shapes));
     }
-    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, raw, sig.names, architecture_key(m.graph), from_cache, key);
+    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, raw, sig.names, architecture_key(m.graph, co), from_cache, key);
   }
   if (!w) return w.error().with_context("'" + path + "'");
   impl->weights = *w;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "plan/plan.h"
 
 namespace kiln {
 
@@ -18,7 +19,7 @@ struct WeightSignature {
 WeightSignature weight_signature(const Graph& g);
 
 // What a plan is keyed on: fingerprint, input shapes, precision and CPU ISA.
-std::string architecture_key(const Graph& g);
+std::string architecture_key(const Graph& g, const CompileOptions& options);
 
 // Checks `file` (tensors by their names in the file, after `name_map`) against `own`, the
 // names and shapes the model's graph uses; then returns them renamed to `target` names by

@@ -1,5 +1,10 @@
 // Conv on oneDNN: layouts chosen by oneDNN ("any"), fused post-ops, and weight slots whose
 // recipes fold a batch norm at packing time.
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+
 #include "ops/common.h"
 
 namespace kiln::ops {
@@ -46,6 +51,80 @@ md_t activation_md(const Shape& s) {
   return any_md(s);
 }
 
+using ConvPd = dnnl::convolution_forward::primitive_desc;
+
+dnnl::convolution_forward::desc conv_desc(algorithm algo, bool with_bias, const md_t& src, const md_t& w,
+                                          const md_t& b, const md_t& dst, const ConvAttrs& a) {
+  memory::dims strides{a.strides[0], a.strides[1]};
+  memory::dims dilates{a.dilations[0] - 1, a.dilations[1] - 1};
+  memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2], a.pads[3]};
+  return with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference, algo, src, w, b, dst, strides,
+                                                     dilates, pad_l, pad_r)
+                   : dnnl::convolution_forward::desc(prop_kind::forward_inference, algo, src, w, dst, strides,
+                                                     dilates, pad_l, pad_r);
+}
+
+// oneDNN refuses configurations it has no kernel for by throwing.
+std::optional<ConvPd> try_pd(const dnnl::convolution_forward::desc& d, const dnnl::primitive_attr& attr,
+                             const dnnl::engine& engine) {
+  try {
+    return ConvPd(d, attr, engine, /*allow_empty=*/false);
+  } catch (const dnnl::error&) {
+    return std::nullopt;
+  }
+}
+
+// Best of a few runs of the bare convolution (no post-ops: they cost the same either way),
+// on zero-filled buffers.
+double time_conv_ms(const ConvPd& pd, bool with_bias, const dnnl::engine& engine) {
+  dnnl::stream stream(engine);
+  std::unordered_map<int, dnnl::memory> args;
+  auto add = [&](int arg, const md_t& md) {
+    dnnl::memory m(md, engine);
+    std::memset(m.get_data_handle(), 0, md.get_size());
+    args[arg] = m;
+  };
+  add(DNNL_ARG_SRC, pd.src_desc());
+  add(DNNL_ARG_WEIGHTS, pd.weights_desc());
+  if (with_bias) add(DNNL_ARG_BIAS, pd.bias_desc());
+  add(DNNL_ARG_DST, pd.dst_desc());
+  add(DNNL_ARG_SCRATCHPAD, pd.scratchpad_desc());
+  dnnl::convolution_forward prim(pd);
+  prim.execute(stream, args);
+  stream.wait();
+  double best = 1e30;
+  for (int k = 0; k < 3; ++k) {
+    auto t0 = std::chrono::steady_clock::now();
+    prim.execute(stream, args);
+    stream.wait();
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+// Which algorithm a convolution runs with. Winograd F(4x4,3x3) does 2.25x fewer multiplies
+// on 3x3 stride-1 layers but spends time on its input/output transforms, so under kAuto it
+// must win by 10% in a measurement (and a near tie stays direct, so that repeated
+// compilations, whose packs are cached by layout, mostly choose alike).
+algorithm choose_algorithm(const CompileContext& ctx, const ConvAttrs& a, const Shape& w, bool with_bias,
+                           const md_t& src, const md_t& wmd, const md_t& bmd, const md_t& dst) {
+  ConvAlgorithm want = ctx.options().conv_algorithm;
+  bool eligible = a.group == 1 && w[2] == 3 && w[3] == 3 && a.strides[0] == 1 && a.strides[1] == 1 &&
+                  a.dilations[0] == 1 && a.dilations[1] == 1 && src.data.format_kind == dnnl_blocked &&
+                  dst.data.format_kind == dnnl_blocked;
+  if (want == ConvAlgorithm::kDirect || !eligible) return algorithm::convolution_direct;
+  auto wino = try_pd(conv_desc(algorithm::convolution_winograd, with_bias, src, wmd, bmd, dst, a), base_attr(),
+                     ctx.engine());
+  if (!wino) return algorithm::convolution_direct;
+  if (want == ConvAlgorithm::kWinograd) return algorithm::convolution_winograd;
+  auto direct = try_pd(conv_desc(algorithm::convolution_direct, with_bias, src, wmd, bmd, dst, a), base_attr(),
+                       ctx.engine());
+  if (!direct) return algorithm::convolution_winograd;
+  double t_direct = time_conv_ms(*direct, with_bias, ctx.engine());
+  double t_wino = time_conv_ms(*wino, with_bias, ctx.engine());
+  return t_wino < 0.9 * t_direct ? algorithm::convolution_winograd : algorithm::convolution_direct;
+}
+
 }  // namespace
 
 Status compile_conv(CompileContext& ctx, const Node& n) {
@@ -58,19 +137,19 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   memory::dims wdims = conv_weight_dims(w, a.group);
   md_t w_any(wdims, memory::data_type::f32, tag::any);
   md_t b_any({w[0]}, memory::data_type::f32, tag::any);
-  memory::dims strides{a.strides[0], a.strides[1]};
-  memory::dims dilates{a.dilations[0] - 1, a.dilations[1] - 1};
-  memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2], a.pads[3]};
 
   std::vector<std::pair<int, TensorRef>> args;
   dnnl::primitive_attr attr = base_attr();
   KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, args));
   md_t src_md = activation_md(x), dst_md = activation_md(y);
-  auto desc = with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                          src_md, w_any, b_any, dst_md, strides, dilates, pad_l, pad_r)
-                        : dnnl::convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                          src_md, w_any, dst_md, strides, dilates, pad_l, pad_r);
-  dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine());
+  algorithm algo = choose_algorithm(ctx, a, w, with_bias, src_md, w_any, b_any, dst_md);
+  std::optional<ConvPd> chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
+  if (!chosen && algo == algorithm::convolution_winograd) {  // e.g. a post-op Winograd cannot fuse
+    algo = algorithm::convolution_direct;
+    chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
+  }
+  if (!chosen) return unsupported("oneDNN has no convolution for this configuration");
+  const ConvPd& pd = *chosen;
 
   args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));
   WeightSlot ws = bn_slot(g, n, a, WeightTransform::kConvWeights, 1);
@@ -85,7 +164,8 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   }
   TensorRef dst = ctx.define(n.outputs[0], pd.dst_desc());
   args.emplace_back(DNNL_ARG_DST, dst);
-  add_primitive(ctx, n, "conv", dnnl::convolution_forward(pd), pd, std::move(args));
+  add_primitive(ctx, n, algo == algorithm::convolution_winograd ? "conv.winograd" : "conv",
+                dnnl::convolution_forward(pd), pd, std::move(args));
   return add_post_op_steps(ctx, n, a.post_ops, fused, dst);
 }
 

@@ -1,5 +1,6 @@
 #include <chrono>
 
+#include "core/hash.h"
 #include "plan/compile_context.h"
 
 namespace kiln {
@@ -10,9 +11,25 @@ std::string WeightSlot::describe() const {
   return s;
 }
 
-Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const CompileOptions&) {
+const char* conv_algorithm_name(ConvAlgorithm a) {
+  switch (a) {
+    case ConvAlgorithm::kDirect: return "direct";
+    case ConvAlgorithm::kWinograd: return "winograd";
+    case ConvAlgorithm::kAuto: return "auto";
+  }
+  return "?";
+}
+
+std::optional<ConvAlgorithm> parse_conv_algorithm(const std::string& name) {
+  for (ConvAlgorithm a : {ConvAlgorithm::kDirect, ConvAlgorithm::kWinograd, ConvAlgorithm::kAuto})
+    if (name == conv_algorithm_name(a)) return a;
+  return std::nullopt;
+}
+
+Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const CompileOptions& options) {
   KILN_RETURN_IF_ERROR(g.verify());
   auto plan = std::make_shared<Plan>();
+  plan->options = options;
   CompileContext ctx(g, *plan);
   for (int v : g.inputs) {
     if (g.values[v].dtype != DType::kF32)
@@ -35,7 +52,13 @@ Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const Compile
   } catch (const dnnl::error& e) {
     return internal_error(std::string("finishing the plan: oneDNN: ") + e.what());
   }
-  for (const WeightSlot& s : plan->weight_slots) plan->weight_bytes += s.packed_md.get_size();
+  uint64_t layout = 0x6c61796f7574;
+  for (const WeightSlot& s : plan->weight_slots) {
+    plan->weight_bytes += s.packed_md.get_size();
+    // The C descriptor is plain data (format kind, dims, blocking or Winograd parameters).
+    layout = hash_bytes(&s.packed_md.data, sizeof s.packed_md.data, layout);
+  }
+  plan->weight_layout = layout;
   plan->fingerprint = fingerprint(g);
   return std::shared_ptr<const Plan>(std::move(plan));
 }

@@ -17,6 +17,7 @@ class CompileContext {
 
   const Graph& graph() const { return g_; }
   const dnnl::engine& engine() const { return plan_.engine; }
+  const CompileOptions& options() const { return plan_.options; }
   const Shape& shape(int v) const { return g_.values[v].shape; }
   bool is_weight(int v) const { return g_.values[v].kind == ValueKind::kWeight; }
 

@@ -17,10 +17,15 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "graph/graph.h"
+#include "kiln/compile_options.h"
 
 namespace kiln {
 
 class Weights;
+
+struct CompileOptions {
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
+};
 
 // Where a tensor lives at run time: in a buffer of the arena, or in a weight slot.
 struct TensorRef {
@@ -100,6 +105,10 @@ struct Plan {
   std::vector<WeightSlot> weight_slots;
   std::vector<PlanIO> inputs, outputs;
   uint64_t fingerprint = 0;
+  // Hash of every weight slot's packed layout: a pack made for another plan of the same
+  // architecture (another algorithm choice) must not be used with this one.
+  uint64_t weight_layout = 0;
+  CompileOptions options;
   double flops = 0;
   size_t weight_bytes = 0;  // packed weight bytes a weight pack for this plan holds
 
@@ -107,10 +116,6 @@ struct Plan {
   void* address(const TensorRef& r, uint8_t* arena, const Weights& w) const;
 };
 
-struct CompileOptions {
-  // Nothing to choose yet for issue #2 (fp32, the host ISA); kept so callers do not change
-  // when precision and per-layer algorithm choices arrive.
-};
 
 Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const CompileOptions& options);
 

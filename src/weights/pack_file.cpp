@@ -29,7 +29,8 @@ struct Header {
   uint64_t data_bytes;
   uint64_t data_checksum;
   uint64_t header_checksum;  // of everything above
-  uint8_t reserved[kHeaderBytes - 80];
+  uint64_t weight_layout;    // Plan::weight_layout (format 2 on)
+  uint8_t reserved[kHeaderBytes - 88];
 };
 static_assert(sizeof(Header) == kHeaderBytes);
 
@@ -40,31 +41,13 @@ struct SlotEntry {
 
 size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-uint64_t header_checksum(const Header& h) { return hash_bytes(&h, offsetof(Header, header_checksum), 0x6b696c6e); }
+uint64_t header_checksum(const Header& h) {
+  uint64_t c = hash_bytes(&h, offsetof(Header, header_checksum), 0x6b696c6e);
+  return hash_bytes(&h.weight_layout, sizeof h.weight_layout, c);
+}
 
 }  // namespace
 
-uint64_t hash_bytes(const void* data, size_t n, uint64_t seed) {
-  // Four independent multiply-rotate lanes over 8-byte words: several GB/s, so checking a
-  // 124 MB pack costs tens of milliseconds, mostly the page touches it does anyway.
-  constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL, kP2 = 0xC2B2AE3D27D4EB4FULL;
-  auto rotl = [](uint64_t x, int r) { return (x << r) | (x >> (64 - r)); };
-  const auto* p = static_cast<const uint8_t*>(data);
-  uint64_t lane[4] = {seed + kP1, seed + kP2, seed, seed - kP1};
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int l = 0; l < 4; ++l) {
-      uint64_t v;
-      std::memcpy(&v, p + i + 8 * l, 8);
-      lane[l] = rotl(lane[l] + v * kP2, 31) * kP1;
-    }
-  uint64_t h = rotl(lane[0], 1) + rotl(lane[1], 7) + rotl(lane[2], 12) + rotl(lane[3], 18) + n;
-  for (; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-  h ^= h >> 33;
-  h *= kP2;
-  h ^= h >> 29;
-  return h;
-}
 
 Status write_pack_file(const std::string& path, const Plan& plan, const Weights& weights, uint64_t key) {
   size_t n = plan.weight_slots.size();
@@ -79,6 +62,7 @@ Status write_pack_file(const std::string& path, const Plan& plan, const Weights&
   h.version = kPackFormatVersion;
   h.header_bytes = kHeaderBytes;
   h.fingerprint = plan.fingerprint;
+  h.weight_layout = plan.weight_layout;
   h.key = key;
   h.slot_count = n;
   h.table_offset = kHeaderBytes;
@@ -121,6 +105,8 @@ Expected<std::shared_ptr<const Weights>> map_pack_file(const std::string& path, 
   if (h.header_checksum != header_checksum(h)) return bad("header checksum mismatch (corrupt)");
   if (h.version != kPackFormatVersion) return bad("format version " + std::to_string(h.version));
   if (h.fingerprint != plan.fingerprint) return bad("made for another architecture");
+  if (h.weight_layout != plan.weight_layout)
+    return bad("its weights are laid out for another plan of this architecture (other convolution algorithms)");
   if (key != kAnyKey && h.key != key) return bad("made for other weights, oneDNN version, ISA or input shape (stale)");
   if (h.slot_count != plan.weight_slots.size()) return bad("slot count differs from the plan");
   if (h.table_offset + h.slot_count * sizeof(SlotEntry) > size || h.data_offset > size ||

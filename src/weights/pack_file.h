@@ -5,7 +5,7 @@
 //
 // Layout (little-endian): a 128-byte header {magic "KILNWPK1", format version, header
 // bytes, plan fingerprint, cache key, slot count, table offset, data offset, data bytes,
-// data checksum, header checksum}, a slot table {offset, bytes} per weight slot, then the
+// data checksum, header checksum, the plan's weight layout hash}, a slot table {offset, bytes} per weight slot, then the
 // slots' bytes, each 64-byte aligned (the data section starts on a 2 MiB boundary so the
 // mapping can use huge pages). Everything a reader needs to refuse a wrong, stale, truncated
 // or corrupt file is checked before any byte is used.
@@ -14,20 +14,18 @@
 #include <memory>
 #include <string>
 
+#include "core/hash.h"
 #include "plan/plan.h"
 #include "weights/weights.h"
 
 namespace kiln {
 
-constexpr uint32_t kPackFormatVersion = 1;
+constexpr uint32_t kPackFormatVersion = 2;  // 2: the plan's weight layout in the header
 
 Status write_pack_file(const std::string& path, const Plan& plan, const Weights& weights, uint64_t key);
 // `key` must match the one written, unless it is kAnyKey (a pack file given explicitly by a
 // user: its fingerprint, layout and checksum are still checked).
 constexpr uint64_t kAnyKey = 0;
 Expected<std::shared_ptr<const Weights>> map_pack_file(const std::string& path, const Plan& plan, uint64_t key);
-
-// A fast 64-bit hash of bytes (not cryptographic): pack checksums and weight content keys.
-uint64_t hash_bytes(const void* data, size_t n, uint64_t seed = 0);
 
 }  // namespace kiln
