@@ -2,6 +2,7 @@
 //
 //   kiln::EngineOptions opt;
 //   opt.conv_algorithm = kiln::ConvAlgorithm::kAuto;   // Winograd where it measures faster
+//   opt.precision = kiln::Precision::kBF16;            // refused where the CPU lacks AVX512_BF16
 #pragma once
 
 #include <optional>
@@ -16,6 +17,16 @@ enum class ConvAlgorithm {
   kAuto,      // per layer, whichever ran faster when the plan was compiled (measured)
 };
 const char* conv_algorithm_name(ConvAlgorithm a);
+
+// The number format of weights and of the activations between layers.
+enum class Precision {
+  kF32,   // float32 throughout
+  kBF16,  // bfloat16 weights and activations, float32 accumulation; layers with fewer than
+          // 16 channels (the input image, the head and its sigmoid) stay float32. Needs
+          // AVX512_BF16.
+};
+const char* precision_name(Precision p);  // "fp32", "bf16"
+std::optional<Precision> parse_precision(const std::string& name);
 // "direct", "winograd" or "auto"; nullopt for anything else.
 std::optional<ConvAlgorithm> parse_conv_algorithm(const std::string& name);
 

@@ -41,6 +41,7 @@ struct EngineOptions {
   // 3x3 stride-1 convolutions: direct, Winograd, or per layer by measurement at compile
   // time. Part of what makes two models share a plan.
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
+  Precision precision = Precision::kF32;  // also part of what makes models share a plan
 };
 
 struct LoadSpec {

@@ -35,6 +35,7 @@ struct ModelOptions {
   std::string cache_dir;                          // weight-pack cache (mapped on later loads)
   bool warm_up = true;                            // run once at load (see header comment)
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;  // 3x3 stride-1 convolutions
+  Precision precision = Precision::kF32;                  // bf16: see kiln/compile_options.h
 };
 
 struct TensorInfo {

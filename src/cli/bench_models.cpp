@@ -28,6 +28,7 @@ int do_bench_models(const BenchArgs& a) {
   EngineOptions eo;
   eo.cache_dir = a.cache_dir;
   eo.conv_algorithm = *parse_conv_algorithm(a.conv);
+  eo.precision = *parse_precision(a.precision);
   Engine engine(eo);
   LoadSpec base;
   std::string err;

@@ -16,12 +16,15 @@ struct RunArgs {
   float threshold = 0.5f;
   int threads = 0;
   std::string conv = "direct";
+  std::string precision = "fp32";
 };
 struct InspectArgs {
   std::string model;
   std::vector<std::string> input_shape;
   bool json = false;
   bool tensors = false;
+  std::string conv = "direct";
+  std::string precision = "fp32";
 };
 struct BenchArgs {
   std::string model;
@@ -34,6 +37,7 @@ struct BenchArgs {
   bool profile = false;
   bool no_warmup = false;
   std::string conv = "direct";
+  std::string precision = "fp32";
 };
 
 void add_run(CLI::App& app, RunArgs& a);
@@ -76,6 +80,8 @@ bool parse_input_shapes(const std::vector<std::string>& specs, const std::string
 void set_threads(int threads);
 // --conv direct|winograd|auto, checked by the parser (so parse_conv_algorithm never fails after it).
 void add_conv_option(CLI::App* command, std::string& conv);
+// --precision fp32|bf16.
+void add_precision_option(CLI::App* command, std::string& precision);
 double peak_rss_mb();
 
 }  // namespace kiln::cli

@@ -46,6 +46,15 @@ void add_conv_option(CLI::App* command, std::string& conv) {
       ->capture_default_str();
 }
 
+void add_precision_option(CLI::App* command, std::string& precision) {
+  command
+      ->add_option("--precision", precision,
+                   "fp32, or bf16 (weights and activations in bfloat16, fp32 accumulation; thin layers such as "
+                   "the head stay fp32; needs AVX512_BF16)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+}
+
 void set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }

@@ -44,6 +44,7 @@ void add_run(CLI::App& app, RunArgs& a) {
   c->add_option("--threshold", a.threshold, "mask threshold for --output .png (negative: grayscale)")->capture_default_str();
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
   add_conv_option(c, a.conv);
+  add_precision_option(c, a.precision);
   c->add_option("--weights", a.weights, "run with these weights: .onnx of the same architecture, .safetensors or .kwp");
   c->add_option("--cache-dir", a.cache_dir, "weight-pack cache: packed weights are mapped on later runs");
   c->add_option("--input-name", a.input_name, "the input to feed, by the model's name for it");
@@ -56,6 +57,7 @@ int do_run(const RunArgs& a) {
   opt.weights = a.weights;
   opt.cache_dir = a.cache_dir;
   opt.conv_algorithm = *parse_conv_algorithm(a.conv);
+  opt.precision = *parse_precision(a.precision);
   opt.outputs = a.output_names;
   opt.warm_up = false;  // one request: a warm-up run would only double the time to the result
   std::string err;

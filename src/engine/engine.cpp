@@ -132,6 +132,7 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e) {
   optimize(m.graph);
   CompileOptions co;
   co.conv_algorithm = opt.conv_algorithm;
+  co.precision = opt.precision;
   std::string key = architecture_key(m.graph, co);
   double import_ms = ms_since(t0);
 

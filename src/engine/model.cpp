@@ -62,6 +62,7 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   t0 = std::chrono::steady_clock::now();
   CompileOptions co;
   co.conv_algorithm = options.conv_algorithm;
+  co.precision = options.precision;
   auto plan = compile_plan(m.graph, co);
   if (!plan) return plan.error().with_context("'" + path + "'");
   impl->plan = *plan;

@@ -27,7 +27,7 @@ WeightSignature weight_signature(const Graph& g) {
 }
 
 std::string architecture_key(const Graph& g, const CompileOptions& options) {
-  std::string k = fingerprint_hex(fingerprint(g)) + "/fp32/isa" +
+  std::string k = fingerprint_hex(fingerprint(g)) + "/" + precision_name(options.precision) + "/isa" +
                   std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa())) + "/conv-" +
                   conv_algorithm_name(options.conv_algorithm);
   for (int in : g.inputs) k += "/" + shape_to_string(g.values[in].shape);

@@ -13,21 +13,23 @@ bool try_in_place(CompileContext& ctx, const Node& n) {
   const Shape& y = ctx.shape(n.outputs[0]);
   if (a.axis != 1 || y.size() != 4 || y[0] != 1) return false;
   int block = -1;
+  auto dt = ctx.md(n.inputs[0]).data_type();
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     int v = n.inputs[i];
     if (ctx.is_weight(v)) return false;
     for (size_t j = 0; j < i; ++j)
       if (n.inputs[j] == v) return false;  // the same tensor twice cannot live in two places
+    if (ctx.md(v).data_type() != dt) return false;
     int b = channel_block(ctx.md(v));
     if (b == 0 || (block >= 0 && b != block) || ctx.shape(v)[1] % b != 0) return false;
     if (!ctx.owns_storage(ctx.ref(v).buffer)) return false;
     block = b;
   }
-  md_t out_md(to_dims(y), memory::data_type::f32,
+  md_t out_md(to_dims(y), dt,
               block == 1 ? tag::abcd : block == 8 ? tag::aBcd8b : tag::aBcd16b);
   TensorRef out = ctx.define(n.outputs[0], out_md);
   size_t offset = 0;
-  size_t plane = static_cast<size_t>(y[2] * y[3]) * sizeof(float);
+  size_t plane = static_cast<size_t>(y[2] * y[3]) * dnnl::memory::data_type_size(dt);
   for (int v : n.inputs) {
     bool ok = ctx.place_inside(ctx.ref(v).buffer, out.buffer, offset);
     if (!ok) return false;  // cannot happen after the checks above

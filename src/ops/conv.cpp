@@ -46,9 +46,17 @@ WeightSlot bn_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTran
 // channels can be done in place (see concat.cpp).
 // (Measured on U-Net-64: oneDNN's own choice, "any", picks nhwc brgconv kernels that ran
 // 2% slower here and make channel concats copies.)
-md_t activation_md(const Shape& s) {
-  if (s.size() == 4 && s[1] % 16 == 0) return md_t(to_dims(s), memory::data_type::f32, tag::aBcd16b);
-  return any_md(s);
+md_t activation_md(const Shape& s, memory::data_type dt) {
+  if (s.size() == 4 && s[1] % 16 == 0) return md_t(to_dims(s), dt, tag::aBcd16b);
+  return any_md(s, dt);
+}
+
+// In bf16 plans, tensors of at least 16 channels are bf16; thinner ones (the input image,
+// a segmentation head and its sigmoid) stay fp32, where they cost little and where the
+// output's precision is decided.
+memory::data_type activation_dt(const CompileContext& ctx, const Shape& s) {
+  bool bf16 = ctx.options().precision == Precision::kBF16 && s.size() == 4 && s[1] % 16 == 0;
+  return bf16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
 
 using ConvPd = dnnl::convolution_forward::primitive_desc;
@@ -135,18 +143,27 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   const Shape& y = ctx.shape(n.outputs[0]);
   bool with_bias = a.has_bias || a.folded_bn.present;
   memory::dims wdims = conv_weight_dims(w, a.group);
-  md_t w_any(wdims, memory::data_type::f32, tag::any);
   md_t b_any({w[0]}, memory::data_type::f32, tag::any);
 
   std::vector<std::pair<int, TensorRef>> args;
   dnnl::primitive_attr attr = base_attr();
   KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, args));
-  md_t src_md = activation_md(x), dst_md = activation_md(y);
-  algorithm algo = choose_algorithm(ctx, a, w, with_bias, src_md, w_any, b_any, dst_md);
-  std::optional<ConvPd> chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
-  if (!chosen && algo == algorithm::convolution_winograd) {  // e.g. a post-op Winograd cannot fuse
-    algo = algorithm::convolution_direct;
+  // Weights take the source's type. If oneDNN has no kernel for a mix of types (say fp32
+  // in, bf16 out), the layer computes in fp32 and reorders convert around it.
+  std::optional<ConvPd> chosen;
+  algorithm algo = algorithm::convolution_direct;
+  for (bool all_f32 : {false, true}) {
+    memory::data_type src_dt = all_f32 ? memory::data_type::f32 : activation_dt(ctx, x);
+    memory::data_type dst_dt = all_f32 ? memory::data_type::f32 : activation_dt(ctx, y);
+    md_t src_md = activation_md(x, src_dt), dst_md = activation_md(y, dst_dt);
+    md_t w_any(wdims, src_dt, tag::any);
+    algo = choose_algorithm(ctx, a, w, with_bias, src_md, w_any, b_any, dst_md);
     chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
+    if (!chosen && algo == algorithm::convolution_winograd) {  // e.g. a post-op Winograd cannot fuse
+      algo = algorithm::convolution_direct;
+      chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
+    }
+    if (chosen) break;
   }
   if (!chosen) return unsupported("oneDNN has no convolution for this configuration");
   const ConvPd& pd = *chosen;

@@ -21,7 +21,7 @@ Status compile_pool(CompileContext& ctx, const Node& n) {
   memory::dims strides{a.strides[0], a.strides[1]}, kernel{a.kernel[0], a.kernel[1]};
   memory::dims dilation{a.dilations[0] - 1, a.dilations[1] - 1};
   memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2] + a.ceil_pads[0], a.pads[3] + a.ceil_pads[1]};
-  dnnl::pooling_v2_forward::desc desc(prop_kind::forward_inference, alg, src, any_md(y), strides, kernel, dilation,
+  dnnl::pooling_v2_forward::desc desc(prop_kind::forward_inference, alg, src, any_md(y, src.data_type()), strides, kernel, dilation,
                                       pad_l, pad_r);
   dnnl::pooling_v2_forward::primitive_desc pd(desc, base_attr(), ctx.engine());
   std::vector<std::pair<int, TensorRef>> args = {{DNNL_ARG_SRC, ctx.read(x, pd.src_desc())},

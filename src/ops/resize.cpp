@@ -33,7 +33,7 @@ Status compile_resize(CompileContext& ctx, const Node& n) {
   if (ctx.is_weight(x) || !same_as_onednn(a, ctx.shape(x))) return add_reference_step(ctx, n);
   algorithm alg = a.mode == ResizeMode::kNearest ? algorithm::resampling_nearest : algorithm::resampling_linear;
   md_t src = ctx.md(x);
-  md_t dst = any_md(ctx.shape(n.outputs[0]));
+  md_t dst = any_md(ctx.shape(n.outputs[0]), src.data_type());
   dnnl::resampling_forward::desc desc(prop_kind::forward_inference, alg, src, dst);
   dnnl::resampling_forward::primitive_desc pd(desc, base_attr(), ctx.engine());
   std::vector<std::pair<int, TensorRef>> args = {{DNNL_ARG_SRC, ctx.read(x, pd.src_desc())},

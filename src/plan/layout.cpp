@@ -31,7 +31,7 @@ md_t plain_md(const Shape& s) {
   return md_t(to_dims(s), dnnl::memory::data_type::f32, plain_tag(s.size()));
 }
 
-md_t any_md(const Shape& s) { return md_t(to_dims(s), dnnl::memory::data_type::f32, tag::any); }
+md_t any_md(const Shape& s, dnnl::memory::data_type dt) { return md_t(to_dims(s), dt, tag::any); }
 
 bool is_plain(const md_t& md) {
   auto dims = md.dims();

@@ -25,6 +25,7 @@ class Weights;
 
 struct CompileOptions {
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
+  Precision precision = Precision::kF32;
 };
 
 // Where a tensor lives at run time: in a buffer of the arena, or in a weight slot.

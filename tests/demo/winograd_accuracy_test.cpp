@@ -59,6 +59,54 @@ TEST(Winograd, MatchesDirectConvolutionOnTheDemoModels) {
   }
 }
 
+// bf16 against fp32 on the demo models: masks agree (IoU >= 0.99 at 0.5), and the bf16
+// plan really runs bf16 kernels.
+TEST(Bf16, MatchesFp32OnTheDemoModels) {
+  std::string dir = kiln::testing::source_path("models/demo");
+  if (!std::filesystem::exists(dir + "/unet.onnx")) GTEST_SKIP() << dir << " has no demo models";
+  for (int c = 0; c < kTextureCount; ++c) {
+    auto t = static_cast<Texture>(c);
+    std::string name = texture_name(t);
+    ModelOptions fp32_opt;
+    fp32_opt.weights = dir + "/" + name + ".safetensors";
+    ModelOptions bf16_opt = fp32_opt;
+    bf16_opt.precision = Precision::kBF16;
+    auto fp32 = Model::load(dir + "/unet.onnx", fp32_opt);
+    auto bf16 = Model::load(dir + "/unet.onnx", bf16_opt);
+    ASSERT_TRUE(fp32) << fp32.error().message();
+    if (!bf16 && bf16.error().message().find("AVX512_BF16") != std::string::npos)
+      GTEST_SKIP() << "this CPU has no AVX512_BF16: " << bf16.error().message();
+    ASSERT_TRUE(bf16) << bf16.error().message();
+    Sample s = generate(t, 424242);
+    auto profile = bf16->profile({s.image});
+    ASSERT_TRUE(profile);
+    int bf16_steps = 0;
+    for (const StepProfile& p : *profile) bf16_steps += p.kind == "conv" && p.impl.find("bf16") != std::string::npos;
+    EXPECT_GE(bf16_steps, 10);
+    // Pixels near 0.5 may flip; over a few images the masks must still agree.
+    double inter = 0, uni = 0, max_abs = 0;
+    for (int i = 0; i < 3; ++i) {
+      Sample img = generate(t, 700 + static_cast<uint64_t>(i));
+      auto a = fp32->run({img.image});
+      auto b = bf16->run({img.image});
+      ASSERT_TRUE(a && b);
+      const float* pa = (*a)[0].data<float>();
+      const float* pb = (*b)[0].data<float>();
+      for (int64_t k = 0; k < (*a)[0].elements(); ++k) {
+        bool ma = pa[k] > 0.5f, mb = pb[k] > 0.5f;
+        inter += ma && mb;
+        uni += ma || mb;
+        max_abs = std::max(max_abs, double(std::fabs(pa[k] - pb[k])));
+      }
+    }
+    double iou = uni == 0 ? 1.0 : inter / uni;
+    std::printf("[bf16] %-14s mask IoU vs fp32 %.4f over %.0f mask pixels, max |p_bf16 - p_fp32| %.3f\n", name.c_str(),
+                iou, uni, max_abs);
+    EXPECT_GE(iou, 0.99) << name;
+    EXPECT_GT(max_abs, 0.0) << "bf16 results identical to fp32: is the plan really bf16?";
+  }
+}
+
 // Winograd weights are laid out differently: a pack made for the direct plan of the same
 // architecture is refused by the Winograd plan (and would compute garbage if it were not).
 TEST(Winograd, PackOfTheDirectPlanIsRefusedByTheWinogradPlan) {
