@@ -74,6 +74,10 @@ struct ConvAttrs {
   bool has_bias = false;  // inputs: [x, w, (b)]
   FoldedBatchNorm folded_bn;
   std::vector<PostOp> post_ops;
+  // The conv reads its input upsampled 2x by nearest neighbour (a fused Resize): a 2x2
+  // conv with pads {0,0,1,1} over it is a stride-2 transposed 3x3 conv of the input itself
+  // (9 taps per 2x2 output block instead of 16), with weights derived at packing time.
+  bool reads_upsampled_2x = false;
   bool operator==(const ConvAttrs&) const = default;
 };
 

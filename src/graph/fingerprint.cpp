@@ -29,7 +29,7 @@ class Hasher {
   }
   void add(const ConvAttrs& a) {
     add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.group); add(a.has_bias);
-    add(a.folded_bn); add(a.post_ops);
+    add(a.folded_bn); add(a.post_ops); add(a.reads_upsampled_2x);
   }
   void add(const ConvTransposeAttrs& a) {
     add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.group); add(a.has_bias); add(a.post_ops);

@@ -24,8 +24,9 @@ int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t p
 Expected<Shape> conv_shape(const ConvAttrs& a, const std::vector<Shape>& in) {
   KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "Conv"));
   KILN_RETURN_IF_ERROR(need_rank(in, 1, 4, "Conv weight"));
-  const Shape& x = in[0];
+  Shape x = in[0];
   const Shape& w = in[1];
+  if (a.reads_upsampled_2x) x = {x[0], x[1], 2 * x[2], 2 * x[3]};
   if (w[1] * a.group != x[1])
     return invalid_argument("Conv: weight shape " + shape_to_string(w) + " with group " + std::to_string(a.group) +
                             " does not match input channels " + std::to_string(x[1]));

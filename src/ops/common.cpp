@@ -9,7 +9,8 @@ dnnl::primitive_attr base_attr() {
 }
 
 void add_primitive(CompileContext& ctx, const Node& n, const std::string& kind, dnnl::primitive prim,
-                   const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, TensorRef>> args) {
+                   const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, TensorRef>> args,
+                   double flops) {
   md_t scratch = pd.scratchpad_desc();
   if (scratch.get_size() > 0) args.emplace_back(DNNL_ARG_SCRATCHPAD, ctx.scratchpad(scratch));
   auto step = std::make_unique<PrimitiveStep>(std::move(prim), args);
@@ -20,7 +21,7 @@ void add_primitive(CompileContext& ctx, const Node& n, const std::string& kind, 
   step->name = n.name;
   step->kind = kind;
   step->impl = pd.impl_info_str();
-  step->flops = node_flops(ctx.graph(), n);
+  step->flops = flops >= 0 ? flops : node_flops(ctx.graph(), n);
   ctx.add_step(std::move(step));
 }
 
@@ -91,6 +92,7 @@ Expected<size_t> apply_post_ops(CompileContext& ctx, const Node& n, const std::v
 
 Status add_post_op_steps(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops, size_t from,
                          const TensorRef& dst) {
+  const double elements = static_cast<double>(shape_elements(ctx.shape(n.outputs[0])));  // one op per element
   for (size_t i = from; i < post_ops.size(); ++i) {
     const PostOp& p = post_ops[i];
     if (p.kind == PostOp::Kind::kUnary) {
@@ -99,13 +101,13 @@ Status add_post_op_steps(CompileContext& ctx, const Node& n, const std::vector<P
       dnnl::eltwise_forward::desc desc(prop_kind::forward_inference, e->alg, dst.md, e->alpha, e->beta);
       dnnl::eltwise_forward::primitive_desc pd(desc, base_attr(), ctx.engine());
       add_primitive(ctx, n, std::string("eltwise:") + unary_kind_name(p.unary.kind), dnnl::eltwise_forward(pd), pd,
-                    {{DNNL_ARG_SRC, dst}, {DNNL_ARG_DST, dst}});
+                    {{DNNL_ARG_SRC, dst}, {DNNL_ARG_DST, dst}}, elements);
     } else {
       TensorRef other = ctx.read(n.inputs.at(p.input_index), dst.md);
       dnnl::binary::desc desc(algorithm::binary_add, dst.md, dst.md, dst.md);
       dnnl::binary::primitive_desc pd(desc, base_attr(), ctx.engine());
       add_primitive(ctx, n, "binary:Add", dnnl::binary(pd), pd,
-                    {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, other}, {DNNL_ARG_DST, dst}});
+                    {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, other}, {DNNL_ARG_DST, dst}}, elements);
     }
   }
   return Status::ok();

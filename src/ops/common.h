@@ -17,8 +17,10 @@ dnnl::primitive_attr base_attr();
 
 // Adds a oneDNN primitive step. Args with DST/TO ids are writes, the rest reads; the
 // scratchpad argument is added when the primitive needs one.
+// `flops` is the step's own work when the node is split into several steps (default: the node's).
 void add_primitive(CompileContext& ctx, const Node& n, const std::string& kind, dnnl::primitive prim,
-                   const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, TensorRef>> args);
+                   const dnnl::primitive_desc_base& pd, std::vector<std::pair<int, TensorRef>> args,
+                   double flops = -1);
 
 // Runs the node's naive reference kernel on plain layouts: for ops oneDNN cannot do.
 Status add_reference_step(CompileContext& ctx, const Node& n);
@@ -40,6 +42,16 @@ Expected<size_t> apply_post_ops(CompileContext& ctx, const Node& n, const std::v
 // Runs post_ops[from..] as separate in-place steps on `dst`, the node's output.
 Status add_post_op_steps(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops, size_t from,
                          const TensorRef& dst);
+
+// Convolution helpers shared by conv.cpp and upsampled_conv.cpp.
+// The weight slot of input `first_input` of a Conv node (-1: a zero bias), with the node's
+// folded batch norm recorded as sources.
+WeightSlot conv_weight_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTransform t, int first_input);
+// Activations of >= 16 channels as nChw16c, others as oneDNN likes.
+md_t conv_activation_md(const Shape& s, memory::data_type dt);
+// fp32, or bf16 in a bf16 plan for tensors of >= 16 channels.
+memory::data_type conv_activation_dt(const CompileContext& ctx, const Shape& s);
+Status compile_upsampled_conv(CompileContext& ctx, const Node& n);
 
 Status compile_conv(CompileContext& ctx, const Node& n);
 Status compile_conv_transpose(CompileContext& ctx, const Node& n);

@@ -9,15 +9,13 @@
 
 namespace kiln::ops {
 
-namespace {
-
 // Weights as oneDNN wants their logical dims: [M, C, kh, kw] or [g, M/g, C/g, kh, kw].
-memory::dims conv_weight_dims(const Shape& w, int64_t group) {
+static memory::dims conv_weight_dims(const Shape& w, int64_t group) {
   if (group == 1) return to_dims(w);
   return {group, w[0] / group, w[1], w[2], w[3]};
 }
 
-WeightSlot bn_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTransform t, int first_input) {
+WeightSlot conv_weight_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTransform t, int first_input) {
   WeightSlot s;
   s.transform = t;
   s.out_channels = g.values[n.inputs[1]].shape[0];
@@ -46,7 +44,7 @@ WeightSlot bn_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTran
 // channels can be done in place (see concat.cpp).
 // (Measured on U-Net-64: oneDNN's own choice, "any", picks nhwc brgconv kernels that ran
 // 2% slower here and make channel concats copies.)
-md_t activation_md(const Shape& s, memory::data_type dt) {
+md_t conv_activation_md(const Shape& s, memory::data_type dt) {
   if (s.size() == 4 && s[1] % 16 == 0) return md_t(to_dims(s), dt, tag::aBcd16b);
   return any_md(s, dt);
 }
@@ -54,10 +52,12 @@ md_t activation_md(const Shape& s, memory::data_type dt) {
 // In bf16 plans, tensors of at least 16 channels are bf16; thinner ones (the input image,
 // a segmentation head and its sigmoid) stay fp32, where they cost little and where the
 // output's precision is decided.
-memory::data_type activation_dt(const CompileContext& ctx, const Shape& s) {
+memory::data_type conv_activation_dt(const CompileContext& ctx, const Shape& s) {
   bool bf16 = ctx.options().precision == Precision::kBF16 && s.size() == 4 && s[1] % 16 == 0;
   return bf16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
+
+namespace {
 
 using ConvPd = dnnl::convolution_forward::primitive_desc;
 
@@ -137,6 +137,7 @@ algorithm choose_algorithm(const CompileContext& ctx, const ConvAttrs& a, const 
 
 Status compile_conv(CompileContext& ctx, const Node& n) {
   const auto& a = std::get<ConvAttrs>(n.attrs);
+  if (a.reads_upsampled_2x) return compile_upsampled_conv(ctx, n);
   const Graph& g = ctx.graph();
   const Shape& x = ctx.shape(n.inputs[0]);
   const Shape& w = ctx.shape(n.inputs[1]);
@@ -153,9 +154,9 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   std::optional<ConvPd> chosen;
   algorithm algo = algorithm::convolution_direct;
   for (bool all_f32 : {false, true}) {
-    memory::data_type src_dt = all_f32 ? memory::data_type::f32 : activation_dt(ctx, x);
-    memory::data_type dst_dt = all_f32 ? memory::data_type::f32 : activation_dt(ctx, y);
-    md_t src_md = activation_md(x, src_dt), dst_md = activation_md(y, dst_dt);
+    memory::data_type src_dt = all_f32 ? memory::data_type::f32 : conv_activation_dt(ctx, x);
+    memory::data_type dst_dt = all_f32 ? memory::data_type::f32 : conv_activation_dt(ctx, y);
+    md_t src_md = conv_activation_md(x, src_dt), dst_md = conv_activation_md(y, dst_dt);
     md_t w_any(wdims, src_dt, tag::any);
     algo = choose_algorithm(ctx, a, w, with_bias, src_md, w_any, b_any, dst_md);
     chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
@@ -169,12 +170,12 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   const ConvPd& pd = *chosen;
 
   args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));
-  WeightSlot ws = bn_slot(g, n, a, WeightTransform::kConvWeights, 1);
+  WeightSlot ws = conv_weight_slot(g, n, a, WeightTransform::kConvWeights, 1);
   ws.source_tag = a.group == 1 ? tag::oihw : tag::goihw;
   ws.packed_md = pd.weights_desc();
   args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
   if (with_bias) {
-    WeightSlot bs = bn_slot(g, n, a, WeightTransform::kConvBias, a.has_bias ? 2 : -1);
+    WeightSlot bs = conv_weight_slot(g, n, a, WeightTransform::kConvBias, a.has_bias ? 2 : -1);
     bs.source_tag = tag::a;
     bs.packed_md = pd.bias_desc();
     args.emplace_back(DNNL_ARG_BIAS, ctx.weight(std::move(bs)));

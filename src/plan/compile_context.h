@@ -31,6 +31,13 @@ class CompileContext {
   TensorRef define(int v, const md_t& md);
   // Makes activation `v` a view of `src`'s bytes with another shape/layout (reshape).
   TensorRef define_alias(int v, const TensorRef& src, const md_t& md);
+  // Storage for an intermediate a node's steps produce and consume among themselves.
+  TensorRef temporary(const md_t& md) {
+    TensorRef r;
+    r.md = md;
+    r.buffer = new_buffer(md.get_size());
+    return r;
+  }
   // A weight slot with an explicit recipe.
   TensorRef weight(WeightSlot slot);
 

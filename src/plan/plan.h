@@ -48,6 +48,8 @@ enum class WeightTransform : uint8_t {
   kCopy,          // source 0, reinterpreted with `source_tag`, reordered to the packed layout
   kConvWeights,   // as kCopy, each output channel scaled by a folded batch norm if present
   kConvBias,      // bias (or zeros) adjusted by a folded batch norm if present
+  kUpsampledConvWeights,  // as kConvWeights, then the 2x2 kernel -> the kernel of output
+                          // phase `phase` of ConvAttrs::reads_upsampled_2x
 };
 
 struct WeightSlot {
@@ -61,6 +63,7 @@ struct WeightSlot {
   bool folded_bn = false;
   float bn_epsilon = 0.0f;
   int64_t out_channels = 0;  // for the batch-norm transforms
+  int phase = 0;             // kUpsampledConvWeights: output row parity * 2 + column parity
   // The reorder from the plain source layout to `packed_md`, made once with the plan so that
   // packing another model's weights only executes it (creating 50 reorders per pack cost
   // as much as the copying).

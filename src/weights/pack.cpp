@@ -62,6 +62,32 @@ Expected<Tensor> plain_source(const RawWeights& raw, const WeightSlot& s) {
         for (int64_t i = 0; i < per; ++i) out.data<float>()[m * per + i] *= f.scale[m];
       return out;
     }
+    case WeightTransform::kUpsampledConvWeights: {
+      // A 2x2 kernel w over a nearest-2x-upsampled input, for output pixels (2i+a, 2j+b):
+      // along an axis of parity 0 both taps read input i (one tap, w0 + w1); of parity 1
+      // they read i and i+1 (two taps, w0 and w1). See ops/upsampled_conv.cpp.
+      WeightSlot plain = s;
+      plain.transform = WeightTransform::kConvWeights;
+      KILN_ASSIGN_OR_RETURN(Tensor w2, plain_source(raw, plain));
+      Tensor w = w2.aligned();
+      const Shape& ws = w.shape();
+      if (ws.size() != 4 || ws[2] != 2 || ws[3] != 2) return internal_error("upsampled conv weights must be 2x2");
+      const int a = s.phase / 2, b = s.phase % 2;
+      const int kh = a + 1, kw = b + 1;
+      // take[parity][tap][u]: whether kernel row u of w contributes to phase tap `tap`.
+      static constexpr float kTake[2][2][2] = {{{1, 1}, {0, 0}}, {{1, 0}, {0, 1}}};
+      Tensor out = Tensor::zeros(DType::kF32, {ws[0], ws[1], kh, kw});
+      const int64_t planes = ws[0] * ws[1];
+      for (int64_t p = 0; p < planes; ++p) {
+        const float* src = w.data<float>() + p * 4;
+        float* dst = out.data<float>() + p * kh * kw;
+        for (int r = 0; r < kh; ++r)
+          for (int c = 0; c < kw; ++c)
+            for (int u = 0; u < 2; ++u)
+              for (int v = 0; v < 2; ++v) dst[r * kw + c] += kTake[a][r][u] * kTake[b][c][v] * src[u * 2 + v];
+      }
+      return out;
+    }
     case WeightTransform::kConvBias: {
       Tensor b = Tensor::zeros(DType::kF32, {s.out_channels});
       if (!s.sources[0].empty()) {

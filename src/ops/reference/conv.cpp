@@ -1,6 +1,7 @@
 // Reference 2-D convolution (ONNX Conv) with optional bias, folded batch norm and post-ops.
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "ops/reference/reference.h"
 #include "ops/reference/util.h"
@@ -26,6 +27,22 @@ Status check_bn_input(const std::span<const Tensor> in, int index, const char* w
 
 Expected<Tensor> conv(const ConvAttrs& a, std::span<const Tensor> inputs) {
   KILN_RETURN_IF_ERROR(detail::check_conv_inputs(kOp, a.has_bias, inputs));
+  if (a.reads_upsampled_2x) {
+    // Literally what the fused graph did: nearest 2x upsampling (output i takes input i/2),
+    // then the conv. The optimised twin computes it as a transposed conv instead.
+    const Tensor& x = inputs[0];
+    const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+    Tensor up = detail::new_f32({N, C, 2 * H, 2 * W});
+    for (int64_t p = 0; p < N * C; ++p)
+      for (int64_t i = 0; i < 2 * H; ++i)
+        for (int64_t j = 0; j < 2 * W; ++j)
+          up.data<float>()[(p * 2 * H + i) * 2 * W + j] = x.data<float>()[(p * H + i / 2) * W + j / 2];
+    std::vector<Tensor> in(inputs.begin(), inputs.end());
+    in[0] = up;
+    ConvAttrs plain = a;
+    plain.reads_upsampled_2x = false;
+    return conv(plain, in);
+  }
   const Tensor& x = inputs[0];
   const Tensor& w = inputs[1];
 
