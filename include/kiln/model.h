@@ -36,6 +36,20 @@ struct ModelOptions {
   bool warm_up = true;                            // run once at load (see header comment)
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;  // 3x3 stride-1 convolutions
   Precision precision = Precision::kF32;                  // bf16: see kiln/compile_options.h
+  // run() with inputs of another shape compiles (once) a plan for that shape; at most this
+  // many such plans are kept, least recently used dropped first.
+  size_t max_shape_plans = 4;
+};
+
+// Tiled inference (Model::run_tiled): the image is cut into tiles of the model's compiled
+// input size that overlap by `overlap` pixels. Near an edge it shares with a neighbour a tile
+// is wrong (zero padding stands where the image goes on), so each tile gives up the outer
+// half of every overlap, with a 16-pixel ramp across the middle to hide seams. Every pixel
+// then comes from tiles in which it lies at least (overlap - 16) / 2 pixels from such an
+// edge: choose the overlap from the network's receptive field (measured on the demo U-Nets:
+// 256 keeps tiled results within 1e-3 of whole-image inference).
+struct TileOptions {
+  int64_t overlap = 256;
 };
 
 struct TensorInfo {
@@ -75,7 +89,14 @@ class Model {
 
   // Inputs in the order of info().inputs, float32, plain row-major in the model's own layout
   // (NCHW for ONNX, NHWC for TensorFlow and Keras models).
+  // Inputs of the compiled shape run on the prepared plan; inputs of another shape (that the
+  // network accepts) on a plan compiled for it the first time it is seen.
   Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs);
+  // One image of any size at least 1x1, through tiles of the compiled input size (for a
+  // smaller image, of its size), for single-input models whose outputs have the input's
+  // height and width. Memory grows with the image, not with what a whole-image plan needs.
+  // NCHW for ONNX models, NHWC for TensorFlow and Keras ones; batch 1.
+  Expected<std::vector<Tensor>> run_tiled(const Tensor& image, const TileOptions& options = {});
   Expected<std::vector<StepProfile>> profile(const std::vector<Tensor>& inputs);
   const ModelInfo& info() const;
 

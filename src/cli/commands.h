@@ -15,6 +15,7 @@ struct RunArgs {
   std::vector<std::string> input_shape;  // "name=1,1,256,256" or "1,1,256,256"
   float threshold = 0.5f;
   int threads = 0;
+  int64_t tile = 0, overlap = 256;
   std::string conv = "direct";
   std::string precision = "fp32";
 };

@@ -44,6 +44,10 @@ void add_run(CLI::App& app, RunArgs& a) {
   c->add_option("--threshold", a.threshold, "mask threshold for --output .png (negative: grayscale)")->capture_default_str();
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
   add_conv_option(c, a.conv);
+  c->add_option("--tile", a.tile,
+                "run an image larger than TILE x TILE pixels as overlapping tiles of that size (memory bounded by the "
+                "tile, not the image)");
+  c->add_option("--overlap", a.overlap, "with --tile: pixels shared by neighbouring tiles, blended")->capture_default_str();
   add_precision_option(c, a.precision);
   c->add_option("--weights", a.weights, "run with these weights: .onnx of the same architecture, .safetensors or .kwp");
   c->add_option("--cache-dir", a.cache_dir, "weight-pack cache: packed weights are mapped on later runs");
@@ -89,11 +93,24 @@ int do_run(const RunArgs& a) {
     }
     input = *t;
     if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = input.shape();
+    if (input.shape().size() == 4) {
+      image_h = input.shape()[nhwc ? 1 : 2];
+      image_w = input.shape()[nhwc ? 2 : 3];
+    }
   }
+  // With --tile the plan is compiled for one tile; the image is cut into tiles of that size.
+  auto shape_for_tile = [&] {
+    if (a.tile <= 0 || !a.input_shape.empty() || image_h <= 0) return;
+    Shape& s = opt.input_shapes[a.input_name];
+    s[nhwc ? 1 : 2] = std::min(image_h, a.tile);
+    s[nhwc ? 2 : 3] = std::min(image_w, a.tile);
+  };
+  shape_for_tile();
   auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(a.model, opt);
   if (!model && image_h > 0 && a.input_shape.empty() && model.error().message().find("channels") != std::string::npos) {
     opt.input_shapes[a.input_name] = image_shape(3);  // gray was a guess: the model wants RGB
+    shape_for_tile();
     model = Model::load(a.model, opt);
   }
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -116,7 +133,7 @@ int do_run(const RunArgs& a) {
     input = nhwc ? to_nhwc(*img) : *img;
   }
   t0 = std::chrono::steady_clock::now();
-  auto out = model->run({input});
+  auto out = a.tile > 0 ? model->run_tiled(input, TileOptions{a.overlap}) : model->run({input});
   double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!out) { std::cerr << "kiln: " << out.error().message() << "\n"; return 1; }
 
@@ -141,6 +158,9 @@ int do_run(const RunArgs& a) {
   if (info.weights_from_cache) std::printf("weights    mapped from a weight pack (no packing)\n");
   std::printf("timings    load %.1f ms (import %.1f, optimise %.1f, compile %.1f, pack %.1f, warm-up %.1f)  run %.2f ms\n",
               load_ms, info.import_ms, info.optimize_ms, info.compile_ms, info.pack_ms, info.warmup_ms, run_ms);
+  if (a.tile > 0) std::printf("tiles      %lldx%lld, overlap %lld\n", static_cast<long long>(info.inputs[0].shape[nhwc ? 1 : 2]),
+                              static_cast<long long>(info.inputs[0].shape[nhwc ? 2 : 3]), static_cast<long long>(a.overlap));
+  std::printf("memory     peak RSS %.1f MB\n", peak_rss_mb());
   if (!a.output.empty()) {
     Status s = ends_with(a.output, ".png") ? write_mask_png(a.output, (*out)[0], a.threshold) : write_npy(a.output, (*out)[0]);
     if (!s) { std::cerr << "kiln: " << s.message() << "\n"; return 1; }

@@ -24,9 +24,10 @@ void Runner::reserve(const Plan& plan) {
 
 Expected<std::vector<Tensor>> Runner::run(const Plan& plan, const Weights& weights,
                                           const std::vector<Tensor>& inputs) {
-  if (weights.plan_fingerprint() != plan.fingerprint)
-    return invalid_argument("the weight pack was made for another architecture (fingerprint " +
-                            fingerprint_hex(weights.plan_fingerprint()) + ", plan " + fingerprint_hex(plan.fingerprint) + ")");
+  if (weights.plan_layout() != plan.weight_layout)
+    return invalid_argument("the weight pack was made for another plan (weight layout " +
+                            fingerprint_hex(weights.plan_layout()) + ", this plan's " + fingerprint_hex(plan.weight_layout) +
+                            "): another architecture, precision or convolution algorithm");
   if (inputs.size() != plan.inputs.size())
     return invalid_argument("the model takes " + std::to_string(plan.inputs.size()) + " input(s), got " +
                             std::to_string(inputs.size()));

@@ -107,12 +107,12 @@ Expected<Tensor> plain_source(const RawWeights& raw, const WeightSlot& s) {
 }  // namespace
 
 std::shared_ptr<const Weights> Weights::from_storage(std::shared_ptr<uint8_t> storage, std::vector<size_t> offsets,
-                                                    size_t bytes, uint64_t fingerprint, bool mapped) {
+                                                    size_t bytes, uint64_t plan_layout, bool mapped) {
   auto w = std::make_shared<Weights>();
   w->storage_ = std::move(storage);
   w->offsets_ = std::move(offsets);
   w->bytes_ = bytes;
-  w->fingerprint_ = fingerprint;
+  w->layout_ = plan_layout;
   w->mapped_ = mapped;
   return w;
 }
@@ -153,7 +153,7 @@ Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights
     }
   }
   stream.wait();
-  return Weights::from_storage(std::move(storage), std::move(offsets), total, plan.fingerprint, false);
+  return Weights::from_storage(std::move(storage), std::move(offsets), total, plan.weight_layout, false);
 }
 
 }  // namespace kiln

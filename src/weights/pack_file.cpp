@@ -123,7 +123,7 @@ Expected<std::shared_ptr<const Weights>> map_pack_file(const std::string& path, 
   const uint8_t* data = mapping.get() + h.data_offset;
   if (hash_bytes(data, h.data_bytes) != h.data_checksum) return bad("data checksum mismatch (corrupt)");
   std::shared_ptr<uint8_t> base(mapping, const_cast<uint8_t*>(data));
-  return Weights::from_storage(std::move(base), std::move(offsets), h.data_bytes, plan.fingerprint, /*mapped=*/true);
+  return Weights::from_storage(std::move(base), std::move(offsets), h.data_bytes, plan.weight_layout, /*mapped=*/true);
 }
 
 }  // namespace kiln

@@ -74,12 +74,15 @@ TEST_F(LoadedTinyConv, MatchesPyTorch) {
   EXPECT_LE(testing::max_abs_diff((*out)[0], *y), 1e-5);
 }
 
-TEST_F(LoadedTinyConv, WrongInputShapeIsRefusedAndModelStillWorks) {
-  auto out = model_->run({Tensor::zeros(DType::kF32, {1, 3, 9, 8})});
+TEST_F(LoadedTinyConv, InputTheNetworkCannotTakeIsRefusedAndModelStillWorks) {
+  // Another height and width is fine (a plan is compiled for it: see tiling_test.cpp);
+  // another channel count is not.
+  auto other_size = model_->run({Tensor::zeros(DType::kF32, {1, 3, 9, 8})});
+  ASSERT_TRUE(other_size) << other_size.error().message();
+  auto out = model_->run({Tensor::zeros(DType::kF32, {1, 4, 8, 8})});
   ASSERT_FALSE(out);
-  EXPECT_EQ(out.error().code(), ErrorCode::kInvalidArgument);
-  EXPECT_NE(out.error().message().find("[1,3,8,8]"), std::string::npos) << out.error().message();
-  EXPECT_NE(out.error().message().find("[1,3,9,8]"), std::string::npos);
+  EXPECT_NE(out.error().message().find("[1,4,8,8]"), std::string::npos) << out.error().message();
+  EXPECT_NE(out.error().message().find("channels"), std::string::npos) << out.error().message();
   auto ok = model_->run({Tensor::zeros(DType::kF32, {1, 3, 8, 8})});
   EXPECT_TRUE(ok);
 }
