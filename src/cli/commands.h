@@ -36,6 +36,7 @@ struct BenchArgs {
   int threads = 0;
   bool json = false;
   bool profile = false;
+  double peak_gflops = 0;
   bool no_warmup = false;
   std::string conv = "direct";
   std::string precision = "fp32";
