@@ -9,12 +9,7 @@
 # another in fresh processes: `kiln bench --models ...`, `bench_ort.js --sessions 10`, then
 # `kiln run` of U-Net-64 with a weight-pack cache, three times after filling the cache.
 # Prints the results and checks them against the shared-plan issue's targets.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-KILN="${KILN:-build/kiln}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-NODE="${NODE:-node}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=15
 THREADS=2
 COUNT=10

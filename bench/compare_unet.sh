@@ -12,14 +12,7 @@
 #
 # Environment: KILN (default build/kiln), PYTHON (default /usr/bin/python3, which needs torch and
 # onnx), NODE (default node).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-KILN="${KILN:-build/kiln}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-NODE="${NODE:-node}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=15
 THREADS=2
 MODELS="unet16 unet64"

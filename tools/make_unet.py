@@ -139,6 +139,43 @@ def count_convs(model):
     return sum(1 for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
+def build_seeded_unet(base, seed, calib_shape):
+    """The U-Net of base width `base` with exactly the weights main() gives it for `seed`.
+
+    Returns (model in eval mode, calibration input as a float32 numpy array of `calib_shape`).
+    The weights depend on the seed AND on the calibration input's shape (see init_weights), so
+    pass the (batch, 1, height, width) that main() was given to reproduce its model.onnx.
+    Importable, e.g. by bench/peers/, so other runtimes can be fed the very same network.
+    Leaves torch.use_deterministic_algorithms(True) set, as main() does.
+    """
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+    rng = np.random.default_rng(seed)
+    x = rng.random(tuple(calib_shape), dtype=np.float32)
+
+    model = UNet(base)
+    init_weights(model, torch.from_numpy(x))
+    n_convs = count_convs(model)
+    assert n_convs == EXPECTED_CONVS, f"expected {EXPECTED_CONVS} convolutions, built {n_convs}"
+    model.eval()
+    return model, x
+
+
+def export_onnx(model, example_input, onnx_path, opset=13):
+    """torch.onnx.export with the settings main() uses (static shape of `example_input`)."""
+    with warnings.catch_warnings():
+        # torch 1.13 warns that it cannot fold the step -1 Slice in F.pad's export, and about
+        # prim::Constant shape inference; both are expected (see fold_constants).
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(
+            model, example_input, onnx_path,
+            export_params=True, opset_version=opset, do_constant_folding=True,
+            input_names=["input"], output_names=["output"],
+        )
+
+
 def fold_constants(model_proto):
     """Fold the constant-only subgraphs torch leaves behind, in place; return how many nodes went.
 
@@ -290,19 +327,9 @@ def describe_graph(path):
 
 def main(argv=None):
     a = parse_args(argv if argv is not None else sys.argv[1:])
-    torch.manual_seed(a.seed)
-    np.random.seed(a.seed)
-    torch.use_deterministic_algorithms(True)
-
-    rng = np.random.default_rng(a.seed)
-    x = rng.random((a.batch, 1, a.height, a.width_px), dtype=np.float32)
+    model, x = build_seeded_unet(a.width, a.seed, (a.batch, 1, a.height, a.width_px))
     xt = torch.from_numpy(x)
-
-    model = UNet(a.width)
-    init_weights(model, xt)
     n_convs = count_convs(model)
-    assert n_convs == EXPECTED_CONVS, f"expected {EXPECTED_CONVS} convolutions, built {n_convs}"
-    model.eval()
     n_params = sum(p.numel() for p in model.parameters())
     print(f"unet B={a.width} input {a.batch}x1x{a.height}x{a.width_px}: {n_convs} convs, {n_params} params")
 
@@ -319,15 +346,7 @@ def main(argv=None):
 
     os.makedirs(a.out, exist_ok=True)
     onnx_path = os.path.join(a.out, "model.onnx")
-    with warnings.catch_warnings():
-        # torch 1.13 warns that it cannot fold the step -1 Slice in F.pad's export, and about
-        # prim::Constant shape inference; both are expected (see fold_constants).
-        warnings.simplefilter("ignore", UserWarning)
-        torch.onnx.export(
-            model, xt, onnx_path,
-            export_params=True, opset_version=a.opset, do_constant_folding=True,
-            input_names=["input"], output_names=["output"],
-        )
+    export_onnx(model, xt, onnx_path, a.opset)
     if a.fold_constants:
         import onnx
         m = onnx.load(onnx_path)

@@ -6,10 +6,16 @@
 //
 // Single model:
 //   node bench/ort/bench_ort.js MODEL --shape 1,1,256,256 [--runs 15] [--warmup 0] [--threads 2] [--no-spin]
+//                               [--input-npy x.npy] [--save-output y.npy]
 //   -> {"runtime":"onnxruntime","version":..,"create_ms":..,"first_ms":..,"steady_median_ms":..,
-//       "steady_p90_ms":..,"peak_rss_mb":..,...}
+//       "steady_p90_ms":..,"peak_rss_mb":..,"steady_min_ms":..,"steady_max_ms":..,"throughput_ips":..,...}
 //   create_ms: InferenceSession.create (parse + graph optimisation + kernel set-up);
 //   first_ms: the first run; then --warmup runs are discarded and --runs runs are timed.
+//   throughput_ips: images per second at the steady median (the shape's batch / median).
+//   --input-npy feeds a float32 .npy (C order; its shape is the input shape, and --shape, if
+//   given, must match) instead of the built-in pattern; --save-output writes the first output of
+//   the last timed run as a float32 .npy, so outputs can be compared across runtimes
+//   (bench/compare_peers.sh). Both are single-model options.
 //
 // Several sessions:
 //   node bench/ort/bench_ort.js --sessions K MODEL [MODEL ...] --shape ...
@@ -35,12 +41,13 @@ function usage(msg) {
   if (msg) process.stderr.write(`bench_ort: ${msg}\n`);
   process.stderr.write(
     'usage: bench_ort.js MODEL [MODEL...] [--shape N,C,H,W] [--runs 15] [--warmup 0] [--threads 2]\n' +
-    '                    [--no-spin] [--sessions K]\n');
+    '                    [--no-spin] [--sessions K] [--input-npy X.npy] [--save-output Y.npy]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const a = { models: [], shape: null, runs: 15, warmup: 0, threads: 2, spin: true, sessions: 0 };
+  const a = { models: [], shape: null, runs: 15, warmup: 0, threads: 2, spin: true, sessions: 0,
+    inputNpy: null, saveOutput: null };
   const int = (v, name, min) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) usage(`${name} must be an integer >= ${min}, got '${v}'`);
@@ -61,6 +68,8 @@ function parseArgs(argv) {
       case '--threads': a.threads = int(next(), '--threads', 1); break;
       case '--sessions': a.sessions = int(next(), '--sessions', 1); break;
       case '--no-spin': a.spin = false; break;
+      case '--input-npy': a.inputNpy = next(); break;
+      case '--save-output': a.saveOutput = next(); break;
       case '-h': case '--help': usage(); break;
       default:
         if (arg.startsWith('--')) usage(`unknown option ${arg}`);
@@ -72,6 +81,7 @@ function parseArgs(argv) {
   if (a.sessions > 0) {
     if (a.models.length === 1) a.models = Array(a.sessions).fill(a.models[0]);
     else if (a.models.length !== a.sessions) usage(`--sessions ${a.sessions} needs 1 or ${a.sessions} models`);
+    if (a.inputNpy || a.saveOutput) usage('--input-npy and --save-output are single-model options');
   }
   return a;
 }
@@ -87,6 +97,43 @@ function patternInput(ort, shape) {
     data[i] = (s >>> 8) / 16777216; // 24 bits -> [0,1)
   }
   return new ort.Tensor('float32', data, shape);
+}
+
+// Minimal .npy (NumPy format 1.0-3.0) reader and writer for C-order little-endian float32 arrays,
+// the only kind the peer comparison exchanges.
+function readNpyFloat32(file) {
+  const buf = require('fs').readFileSync(file);
+  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new Error(`${file}: not a .npy file`);
+  const major = buf[6];
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
+  const descr = /'descr':\s*'([^']*)'/.exec(header);
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header);
+  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shapeText) throw new Error(`${file}: cannot parse header ${header.trim()}`);
+  if (descr[1] !== '<f4' || fortran[1] !== 'False') {
+    throw new Error(`${file}: need little-endian float32 in C order, got ${descr[1]} fortran_order=${fortran[1]}`);
+  }
+  const shape = shapeText[1].split(',').map((d) => d.trim()).filter(Boolean).map(Number);
+  const n = shape.reduce((x, y) => x * y, 1);
+  if (buf.length - start !== 4 * n) throw new Error(`${file}: ${buf.length - start} data bytes for shape [${shape}]`);
+  const data = new Float32Array(n);  // copy: the data offset need not be 4-byte aligned in buf
+  Buffer.from(data.buffer).set(buf.subarray(start));
+  return { shape, data };
+}
+
+function writeNpyFloat32(file, shape, data) {
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';  // total header a multiple of 64
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1; pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  const f32 = Float32Array.from(data);
+  require('fs').writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'),
+    Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength)]));
 }
 
 function percentile(sorted, q) {
@@ -125,11 +172,13 @@ function sessionOptions(a) {
   return opts;
 }
 
-async function timedRun(session, feeds) {
+// With `keep`, the outputs are handed to keep(out) (and not disposed) after the clock stops.
+async function timedRun(session, feeds, keep) {
   const t0 = performance.now();
   const out = await session.run(feeds);
   const ms = performance.now() - t0;
-  for (const k of Object.keys(out)) if (out[k].dispose) out[k].dispose();
+  if (keep) keep(out);
+  else for (const k of Object.keys(out)) if (out[k].dispose) out[k].dispose();
   return ms;
 }
 
@@ -138,12 +187,27 @@ async function single(ort, a) {
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(a.models[0], opts);
   const createMs = performance.now() - t0;
-  const shape = inputShape(session, a);
-  const feeds = { [session.inputNames[0]]: patternInput(ort, shape) };
+  let shape;
+  let input;
+  if (a.inputNpy) {
+    const x = readNpyFloat32(a.inputNpy);
+    if (a.shape && a.shape.join(',') !== x.shape.join(',')) {
+      usage(`${a.inputNpy} has shape ${x.shape.join(',')}, --shape says ${a.shape.join(',')}`);
+    }
+    shape = x.shape;
+    input = new ort.Tensor('float32', x.data, shape);
+  } else {
+    shape = inputShape(session, a);
+    input = patternInput(ort, shape);
+  }
+  const feeds = { [session.inputNames[0]]: input };
   const firstMs = await timedRun(session, feeds);
   for (let i = 0; i < a.warmup; i++) await timedRun(session, feeds);
   const times = [];
-  for (let i = 0; i < a.runs; i++) times.push(await timedRun(session, feeds));
+  let saved = null;  // the last timed run's first output, for --save-output
+  const keep = a.saveOutput ? (out) => { saved = out[session.outputNames[0]]; } : null;
+  for (let i = 0; i < a.runs; i++) times.push(await timedRun(session, feeds, keep));
+  if (saved) writeNpyFloat32(a.saveOutput, saved.dims, saved.data);
   const sorted = times.slice().sort((x, y) => x - y);
   const median = percentile(sorted, 0.5);
   return {
@@ -156,6 +220,8 @@ async function single(ort, a) {
     peak_rss_mb: peakRssMb(),
     first_over_steady: round(firstMs / median),
     steady_min_ms: round(sorted[0]),
+    steady_max_ms: round(sorted[sorted.length - 1]),
+    throughput_ips: round(shape[0] * 1000 / median),
     model: path.basename(path.dirname(path.resolve(a.models[0]))) + '/' + path.basename(a.models[0]),
     shape,
     threads: a.threads,
