@@ -89,6 +89,9 @@ for s in $SIZES; do [[ "$s" =~ ^[0-9]+$ && $((s % 16)) -eq 0 ]] || die "sizes mu
 for b in $BATCHES; do [[ "$b" =~ ^[1-9][0-9]*$ ]] || die "batches must be positive, got '$b'"; done
 [[ "$TORCH_MALLOC" =~ ^(tuned|default|both)$ ]] || die "--torch-malloc is tuned, default or both"
 
+source scripts/deps.sh
+kiln_install_packages "${KILN_BENCH_APT_PACKAGES[@]}"
+
 OUT_JSONL=bench/models/compare_peers.jsonl
 OUT_MD=bench/models/compare_peers.md
 mkdir -p bench/models/inputs bench/models/peers_out
@@ -122,6 +125,8 @@ skip_reason() {  # runtime model size batch
 last_json() { grep -E '^\s*\{' | tail -n 1; }
 json_str() { "$PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
 
+if has_peer ort; then command -v "$NODE" >/dev/null && command -v npm >/dev/null \
+  || die "ONNX Runtime runs in Node.js: install node and npm, or leave ort out of --peers"; fi
 # 1. ONNX Runtime for Node (offline-safe install: skip the postinstall's binary download).
 if has_peer ort && [[ ! -d bench/ort/node_modules/onnxruntime-node ]]; then
   echo "installing onnxruntime-node in bench/ort ..." >&2

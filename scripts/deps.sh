@@ -15,9 +15,17 @@ KILN_APT_PACKAGES=(
   libonnx-testdata                    # the ONNX backend conformance cases (tests)
 )
 
-kiln_install_deps() {
+# What the comparison benchmarks run besides kiln (bench/compare_*.sh), not needed to build or test.
+# (ONNX Runtime also needs node and npm, which may come from outside Debian: checked by command.)
+KILN_BENCH_APT_PACKAGES=(
+  python3-torch python3-onnx python3-numpy python3-opencv  # models, LibTorch, OpenCV DNN
+)
+
+kiln_install_deps() { kiln_install_packages "${KILN_APT_PACKAGES[@]}"; }
+
+kiln_install_packages() {
   local missing=()
-  for p in "${KILN_APT_PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
