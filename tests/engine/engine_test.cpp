@@ -344,10 +344,16 @@ TEST(Engine, FreedWeightBuffersAreReusedByTheNextModel) {
   Engine e;
   ASSERT_TRUE(e.load("a", spec(kA)));
   ASSERT_TRUE(e.load("b", spec(kB)));
+  ASSERT_TRUE(e.wait_ready("a", seconds(60)));
   ASSERT_TRUE(e.wait_ready("b", seconds(60)));
   size_t bytes = e.status("a")->weight_bytes;
   EXPECT_EQ(e.memory().spare_weight_bytes, 0u);
   ASSERT_TRUE(e.unload("b"));
+  // Weights go when their last holder lets go (a run in flight, or the preparing thread
+  // finishing its bookkeeping), so the buffer comes back shortly after the unload.
+  auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  while (e.memory().spare_weight_bytes == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(e.memory().spare_weight_bytes, bytes);  // kept, and reported
   // The next model packs into that buffer, and its results are its own weights' results.
   ASSERT_TRUE(e.load("c", spec(kB)));
