@@ -30,6 +30,8 @@ namespace kiln {
 enum class ModelState { kLoading, kPreparing, kReady, kFailed };
 const char* model_state_name(ModelState s);
 
+// Engine::run with inputs of another height and width than the model was loaded with
+// compiles (or shares) a plan for that size on first use and keeps the last four per model.
 struct EngineOptions {
   int runners = 1;                   // execution contexts: concurrent runs
   std::string cache_dir;             // weight-pack cache directory; empty: no cache

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <list>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -35,6 +36,7 @@ const char* model_state_name(ModelState s) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kOtherShapesPerModel = 4;  // plans for other input sizes kept per model (LRU)
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 size_t current_rss_bytes() {
@@ -66,6 +68,18 @@ struct ModelEntry {
   Graph graph;  // this model's optimised graph: its own weight names, for later weight files
   std::shared_ptr<const Weights> weights;
   uint64_t pack_key = kAnyKey;  // content key of `weights`, when known
+  // Where `weights` came from (the load spec's, or the last load_weights file): what a plan
+  // for another input size packs again when it lays weights out differently.
+  std::string weight_file;
+  std::map<std::string, std::string> weight_name_map;
+  // Plans (shared with other models of the architecture) and weights for input sizes other
+  // than the loaded one, most recently used first; dropped when the weights are swapped.
+  struct OtherShape {
+    std::map<std::string, Shape> shapes;
+    std::shared_ptr<const Architecture> arch;
+    std::shared_ptr<const Weights> weights;
+  };
+  std::list<OtherShape> other_shapes;
 };
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -116,17 +130,27 @@ struct Engine::Impl {
     uint64_t content_key = kAnyKey;
     double import_ms = 0, compile_ms = 0, pack_ms = 0;
   };
-  Expected<Prepared> import_and_pack(ModelEntry& e);
+  // `shapes`: the input shapes to compile for; `reuse`: weights to keep if the plan lays
+  // its weights out as they are (otherwise the model's weights are packed again).
+  Expected<Prepared> import_and_pack(ModelEntry& e, const std::map<std::string, Shape>& shapes,
+                                     std::shared_ptr<const Weights> reuse = nullptr);
+  Expected<ModelEntry::OtherShape> other_shape(ModelEntry& e, const std::vector<Tensor>& inputs);
   Status prepare(ModelEntry& e);
   void work();
 };
 
-Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e) {
+Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e,
+                                                               const std::map<std::string, Shape>& shapes,
+                                                               std::shared_ptr<const Weights> reuse) {
   Prepared p;
   auto t0 = Clock::now();
-  set_phase(e, "importing", 0.05);
+  // A model being prepared reports its phases; a ready one compiling for another size does not.
+  auto phase = [&](const char* what, double progress) {
+    if (!reuse) set_phase(e, what, progress);
+  };
+  phase("importing", 0.05);
   ImportOptions io;
-  io.input_shapes = e.spec.input_shapes;
+  io.input_shapes = shapes;
   io.outputs = e.spec.outputs;
   KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(e.spec.model, io));
   optimize(m.graph);
@@ -145,7 +169,7 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e) {
   bool shared = arch != nullptr;
   auto tc = Clock::now();
   if (!arch) {
-    set_phase(e, "compiling plan", 0.2);
+    phase("compiling plan", 0.2);
     size_t rss0 = current_rss_bytes();
     auto plan = compile_plan(m.graph, co);
     if (!plan) return plan.error().with_context("'" + e.spec.model + "'");
@@ -161,23 +185,25 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e) {
   }
 
   double compile_ms = ms_since(tc);
-  set_phase(e, "packing weights", 0.5);
+  phase("packing weights", 0.5);
   auto tp = Clock::now();
   RawWeights raw;
   bool from_cache = false;
   uint64_t content_key = kAnyKey;
   std::shared_ptr<const Weights> weights;
-  if (ends_with(e.spec.weights, ".kwp")) {
-    KILN_ASSIGN_OR_RETURN(weights, map_pack_file(e.spec.weights, *arch->plan, kAnyKey));
+  if (reuse && reuse->plan_layout() == arch->plan->weight_layout) {
+    weights = std::move(reuse);  // the same packed layout: nothing to pack
+  } else if (ends_with(e.weight_file, ".kwp")) {
+    if (reuse) return invalid_argument("a .kwp weight pack serves only the input size it was made for");
+    KILN_ASSIGN_OR_RETURN(weights, map_pack_file(e.weight_file, *arch->plan, kAnyKey));
     from_cache = true;
-  } else if (e.spec.weights.empty()) {
+  } else if (e.weight_file.empty()) {
     WeightSignature own = weight_signature(m.graph);
     RawWeights used;
     for (const std::string& n : own.names) used.tensors[n] = m.weights.tensors.at(n);
     KILN_ASSIGN_OR_RETURN(raw, bind_weights(used, "'" + e.spec.model + "'", {}, own, arch->signature));
   } else {
-    KILN_ASSIGN_OR_RETURN(raw, read_weight_file(e.spec.weights, e.spec.name_map, m.graph, arch->signature,
-                                                e.spec.input_shapes));
+    KILN_ASSIGN_OR_RETURN(raw, read_weight_file(e.weight_file, e.weight_name_map, m.graph, arch->signature, shapes));
   }
   if (!weights) { KILN_ASSIGN_OR_RETURN(weights, pack_with_cache(*arch, key, raw, from_cache, content_key)); }
   p.pack_ms = ms_since(tp);
@@ -199,7 +225,8 @@ Status Engine::Impl::prepare(ModelEntry& e) {
   // request: measured 1.4x on the first run after preparing 10 models), and no preparation
   // competes for the two cores with a runner team spinning after a request (which made
   // imports 3x slower). A request waits for the few ms this takes on its runner.
-  KILN_ASSIGN_OR_RETURN(Prepared p, runners->execute([&](Runner&) { return import_and_pack(e); }));
+  KILN_ASSIGN_OR_RETURN(Prepared p,
+                        runners->execute([&](Runner&) { return import_and_pack(e, e.spec.input_shapes); }));
   auto& arch = p.arch;
   auto& weights = p.weights;
   bool shared = p.shared;
@@ -286,6 +313,8 @@ Status Engine::load(const std::string& name, LoadSpec spec) {
   auto e = std::make_shared<ModelEntry>();
   e->name = name;
   e->spec = std::move(spec);
+  e->weight_file = e->spec.weights;
+  e->weight_name_map = e->spec.name_map;
   e->status.name = name;
   e->status.phase = "queued";
   {
@@ -349,7 +378,46 @@ Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::ve
     arch = e->arch;
     weights = e->weights;  // this run keeps these weights even if they are swapped meanwhile
   }
+  // Another input count is the runner's to refuse; other shapes get a plan of their own.
+  bool other_size = false;
+  for (size_t i = 0; inputs.size() == arch->plan->inputs.size() && i < inputs.size(); ++i)
+    other_size = other_size || inputs[i].shape() != arch->plan->inputs[i].shape;
+  if (other_size) {
+    KILN_ASSIGN_OR_RETURN(ModelEntry::OtherShape other, impl_->other_shape(*e, inputs));
+    arch = other.arch;
+    weights = other.weights;
+  }
   return impl_->runners->execute([&](Runner& r) { return r.run(*arch->plan, *weights, inputs); });
+}
+
+// A plan for inputs of another size: found among the model's recent ones, or compiled (or
+// shared with another model of the architecture at that size) on this request's thread,
+// with the model's packed weights if the plan lays them out alike, else packed again.
+Expected<ModelEntry::OtherShape> Engine::Impl::other_shape(ModelEntry& e, const std::vector<Tensor>& inputs) {
+  std::map<std::string, Shape> shapes;
+  std::shared_ptr<const Weights> current;
+  {
+    std::lock_guard<std::mutex> lock(e.mu);
+    for (size_t i = 0; i < inputs.size() && i < e.status.inputs.size(); ++i)
+      shapes[e.status.inputs[i].first] = inputs[i].shape();
+    for (auto it = e.other_shapes.begin(); it != e.other_shapes.end(); ++it)
+      if (it->shapes == shapes) {
+        e.other_shapes.splice(e.other_shapes.begin(), e.other_shapes, it);
+        return e.other_shapes.front();
+      }
+    current = e.weights;
+  }
+  std::string what = "model '" + e.name + "' at input shape";
+  for (const auto& [name, shape] : shapes) what += " " + name + "=" + shape_to_string(shape);
+  auto p = runners->execute([&](Runner&) { return import_and_pack(e, shapes, current); });
+  if (!p) return p.error().with_context(what);
+  ModelEntry::OtherShape other{shapes, p->arch, p->weights};
+  std::lock_guard<std::mutex> lock(e.mu);
+  if (e.weights == current) {  // not swapped meanwhile: keep it
+    e.other_shapes.push_front(other);
+    while (e.other_shapes.size() > kOtherShapesPerModel) e.other_shapes.pop_back();
+  }
+  return other;
 }
 
 Status Engine::load_weights(const std::string& name, const std::string& path,
@@ -381,6 +449,9 @@ Status Engine::load_weights(const std::string& name, const std::string& path,
   }
   std::lock_guard<std::mutex> lock(e->mu);
   e->weights = std::move(weights);
+  e->weight_file = path;
+  e->weight_name_map = name_map;
+  e->other_shapes.clear();  // packed from the old weights
   e->pack_key = key;
   e->status.weights_from_cache = from_cache;
   e->status.weight_bytes = e->weights->bytes();

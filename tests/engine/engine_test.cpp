@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "engine/weight_binding.h"
@@ -369,6 +370,35 @@ TEST(Engine, FreedWeightBuffersAreReusedByTheNextModel) {
   ASSERT_TRUE(f.wait_ready("b", seconds(60)));
   ASSERT_TRUE(f.unload("b"));
   EXPECT_EQ(f.memory().spare_weight_bytes, 0u);
+}
+
+// A request of another input size gets a plan of its own (shared with other models of the
+// architecture at that size) and matches a model loaded at that size; swapping weights
+// drops it; a size the network cannot take is refused and the model keeps serving.
+TEST(Engine, OtherInputSizesRunOnPlansOfTheirOwn) {
+  Engine e;
+  ASSERT_TRUE(e.load("a", spec(kA)));
+  LoadSpec at_96x64 = spec(kA);
+  at_96x64.input_shapes[""] = {1, 1, 96, 64};
+  ASSERT_TRUE(e.load("a96", at_96x64));
+  ASSERT_TRUE(e.wait_ready("a", seconds(60)));
+  ASSERT_TRUE(e.wait_ready("a96", seconds(60)));
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  Tensor x = Tensor::zeros(DType::kF32, {1, 1, 96, 64});
+  for (int64_t i = 0; i < x.elements(); ++i) x.data<float>()[i] = uniform(rng);
+  Tensor want = run1(e, "a96", x);
+  EXPECT_LE(testing::max_abs_diff(run1(e, "a", x), want), 1e-6);  // compiled on first use
+  EXPECT_LE(testing::max_abs_diff(run1(e, "a", x), want), 1e-6);  // and kept
+  EXPECT_LE(testing::max_abs_diff(run1(e, "a", npy(kA + "/input.npy")), npy(kA + "/expected.npy")), 1e-4);
+  // After a swap the other size runs the new weights.
+  ASSERT_TRUE(e.load_weights("a", fx(kB + "/model.onnx")));
+  ASSERT_TRUE(e.load_weights("a96", fx(kB + "/model.onnx")));
+  EXPECT_LE(testing::max_abs_diff(run1(e, "a", x), run1(e, "a96", x)), 1e-6);
+  auto bad = e.run("a", {Tensor::zeros(DType::kF32, {1, 1, 50, 50})});  // not a multiple of 16
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("input shape"), std::string::npos) << bad.error().message();
+  EXPECT_LE(testing::max_abs_diff(run1(e, "a", x), run1(e, "a96", x)), 1e-6);
 }
 
 }  // namespace
