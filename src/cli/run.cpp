@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "kiln/io.h"
 #include "kiln/model.h"
+#include "ops/reference/reference.h"
 
 namespace kiln::cli {
 
@@ -25,12 +26,8 @@ bool is_image(const std::string& p) {
 
 // [1,C,H,W] -> [1,H,W,C]
 Tensor to_nhwc(const Tensor& nchw) {
-  const Shape& s = nchw.shape();
-  Tensor out = Tensor::zeros(DType::kF32, {s[0], s[2], s[3], s[1]});
-  int64_t c = s[1], hw = s[2] * s[3];
-  for (int64_t ch = 0; ch < c; ++ch)
-    for (int64_t i = 0; i < hw; ++i) out.data<float>()[i * c + ch] = nchw.data<float>()[ch * hw + i];
-  return out;
+  Tensor in[] = {nchw};
+  return *reference::transpose(TransposeAttrs{{0, 2, 3, 1}}, in);  // a 4-D float image: cannot fail
 }
 
 }  // namespace

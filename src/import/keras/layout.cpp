@@ -1,25 +1,17 @@
 #include "import/keras/layout.h"
 
-#include <array>
+#include <vector>
+
+#include "ops/reference/reference.h"
 
 namespace kiln::keras_import {
 
 namespace {
 
-// out axis k = in axis perm[k], for 4-D float32 tensors.
-Tensor permute4(const Tensor& t, std::array<int, 4> perm) {
-  const Shape& s = t.shape();
-  Shape o = {s[perm[0]], s[perm[1]], s[perm[2]], s[perm[3]]};
-  Tensor out = Tensor::zeros(DType::kF32, o);
-  const std::array<int64_t, 4> stride{s[1] * s[2] * s[3], s[2] * s[3], s[3], 1};
-  const float* in = t.data<float>();
-  float* p = out.data<float>();
-  for (int64_t a = 0; a < o[0]; ++a)
-    for (int64_t b = 0; b < o[1]; ++b)
-      for (int64_t c = 0; c < o[2]; ++c)
-        for (int64_t d = 0; d < o[3]; ++d)
-          *p++ = in[a * stride[perm[0]] + b * stride[perm[1]] + c * stride[perm[2]] + d * stride[perm[3]]];
-  return out;
+// out axis k = in axis perm[k] (the reference transpose kernel does the copying).
+Expected<Tensor> permute(const Tensor& t, std::vector<int64_t> perm) {
+  Tensor in[] = {t};
+  return reference::transpose(TransposeAttrs{std::move(perm)}, in);
 }
 
 }  // namespace
@@ -37,9 +29,11 @@ Expected<Tensor> to_kiln_layout(const Tensor& t, WeightLayout layout) {
   switch (layout) {
     case WeightLayout::kHwioToOihw:
     case WeightLayout::kHwoiToIohw:  // [kh,kw,a,b] -> [b,a,kh,kw] either way
-      return permute4(t, {3, 2, 0, 1});
-    case WeightLayout::kHwcmToGrouped:  // [kh,kw,C,M] -> [C,M,kh,kw] = [C*M,1,kh,kw]: output c*M+m
-      return permute4(t, {2, 3, 0, 1}).reshaped({s[2] * s[3], 1, s[0], s[1]});
+      return permute(t, {3, 2, 0, 1});
+    case WeightLayout::kHwcmToGrouped: {  // [kh,kw,C,M] -> [C,M,kh,kw] = [C*M,1,kh,kw]: output c*M+m
+      KILN_ASSIGN_OR_RETURN(Tensor p, permute(t, {2, 3, 0, 1}));
+      return p.reshaped({s[2] * s[3], 1, s[0], s[1]});
+    }
     default:
       return internal_error("unhandled weight layout");
   }

@@ -13,23 +13,17 @@
 
 #include "import/tf/proto/graph.pb.h"
 #include "kiln/tensor.h"
+#include "ops/reference/reference.h"
 
 namespace kiln::tftest {
 
-// A 4-D float tensor with its axes permuted: out axis k = in axis perm[k].
+// A 4-D float tensor with its axes permuted: out axis k = in axis perm[k] (by the library's
+// reference transpose, itself tested in tests/ops/reference_test.cpp).
 inline Tensor permute4(const Tensor& t, std::array<int, 4> perm) {
-  const Shape& s = t.shape();
-  Shape o = {s[perm[0]], s[perm[1]], s[perm[2]], s[perm[3]]};
-  Tensor out = Tensor::zeros(DType::kF32, o);
-  std::array<int64_t, 4> stride{s[1] * s[2] * s[3], s[2] * s[3], s[3], 1};
-  const float* in = t.data<float>();
-  float* p = out.data<float>();
-  for (int64_t a = 0; a < o[0]; ++a)
-    for (int64_t b = 0; b < o[1]; ++b)
-      for (int64_t c = 0; c < o[2]; ++c)
-        for (int64_t d = 0; d < o[3]; ++d)
-          *p++ = in[a * stride[perm[0]] + b * stride[perm[1]] + c * stride[perm[2]] + d * stride[perm[3]]];
-  return out;
+  Tensor in[] = {t};
+  auto out = reference::transpose(TransposeAttrs{{perm[0], perm[1], perm[2], perm[3]}}, in);
+  EXPECT_TRUE(out) << out.error().message();
+  return out ? *out : Tensor();
 }
 inline Tensor nchw_to_nhwc(const Tensor& t) { return t.shape().size() == 4 ? permute4(t, {0, 2, 3, 1}) : t; }
 inline Tensor nhwc_to_nchw(const Tensor& t) { return t.shape().size() == 4 ? permute4(t, {0, 3, 1, 2}) : t; }
