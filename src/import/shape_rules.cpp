@@ -16,4 +16,24 @@ Expected<Shape> squeezed_shape(const Shape& x, const std::vector<int64_t>& axes)
   return out;
 }
 
+Expected<Shape> reshaped_shape(const Shape& x, const std::vector<int64_t>& spec, bool zero_copies_input) {
+  Shape out(spec.size());
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == -1) {
+      if (infer >= 0) return invalid_model("more than one -1 in the target shape");
+      infer = static_cast<int>(i);
+      continue;
+    }
+    if (spec[i] < 0) return invalid_model("negative size in the target shape");
+    out[i] = (spec[i] == 0 && zero_copies_input) ? (i < x.size() ? x[i] : 0) : spec[i];
+    known *= out[i];
+  }
+  if (infer >= 0) out[infer] = known ? shape_elements(x) / known : 0;
+  if (shape_elements(out) != shape_elements(x))
+    return invalid_model("cannot reshape " + shape_to_string(x) + " to " + shape_to_string(out));
+  return out;
+}
+
 }  // namespace kiln

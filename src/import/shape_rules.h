@@ -12,4 +12,8 @@ namespace kiln {
 // size-1 axis when none is listed.
 Expected<Shape> squeezed_shape(const Shape& x, const std::vector<int64_t>& axes);
 
+// Reshape: the target `spec` with its one -1 inferred. A 0 copies x's size on that axis when
+// `zero_copies_input` (ONNX without allowzero), else it is a size of 0 (TensorFlow).
+Expected<Shape> reshaped_shape(const Shape& x, const std::vector<int64_t>& spec, bool zero_copies_input);
+
 }  // namespace kiln

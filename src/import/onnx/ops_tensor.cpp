@@ -34,23 +34,9 @@ Status translate_reshape(NodeContext& c) {
   std::vector<int64_t> spec;
   if (c.opset() < 5) spec = c.attr_ints("shape");
   else { KILN_ASSIGN_OR_RETURN(spec, c.const_ints(1)); }
-  bool allow_zero = c.attr_int("allowzero", 0) != 0;
-  Shape out(spec.size());
-  int infer = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < spec.size(); ++i) {
-    if (spec[i] == -1) {
-      if (infer >= 0) return c.bad("more than one -1 in the target shape");
-      infer = static_cast<int>(i);
-      continue;
-    }
-    out[i] = (spec[i] == 0 && !allow_zero) ? (i < x.size() ? x[i] : 0) : spec[i];
-    known *= out[i];
-  }
-  if (infer >= 0) out[infer] = known ? shape_elements(x) / known : 0;
-  if (shape_elements(out) != shape_elements(x))
-    return c.bad("cannot reshape " + shape_to_string(x) + " to " + shape_to_string(out));
-  return emit_reshape(c, out);
+  auto out = reshaped_shape(x, spec, /*zero_copies_input=*/c.attr_int("allowzero", 0) == 0);
+  if (!out) return c.bad(out.error().message());
+  return emit_reshape(c, *out);
 }
 
 Status translate_flatten(NodeContext& c) {

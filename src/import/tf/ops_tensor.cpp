@@ -77,23 +77,9 @@ Status emit_reshape(NodeContext& c, const Shape& out) {
 Status translate_reshape(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
   KILN_ASSIGN_OR_RETURN(auto spec, c.const_ints(1));
-  Shape out(spec.size());
-  int infer = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < spec.size(); ++i) {
-    if (spec[i] == -1) {
-      if (infer >= 0) return c.bad("more than one -1 in the target shape");
-      infer = static_cast<int>(i);
-      continue;
-    }
-    if (spec[i] < 0) return c.bad("negative size in the target shape");
-    out[i] = spec[i];
-    known *= spec[i];
-  }
-  if (infer >= 0) out[infer] = known ? shape_elements(xs) / known : 0;
-  if (shape_elements(out) != shape_elements(xs))
-    return c.bad("cannot reshape " + shape_to_string(xs) + " to " + shape_to_string(out));
-  return emit_reshape(c, out);
+  auto out = reshaped_shape(xs, spec, /*zero_copies_input=*/false);
+  if (!out) return c.bad(out.error().message());
+  return emit_reshape(c, *out);
 }
 
 Status translate_squeeze(NodeContext& c) {
