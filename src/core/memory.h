@@ -17,6 +17,10 @@
 namespace kiln {
 
 std::shared_ptr<uint8_t> allocate_populated(size_t bytes);
+// The same without ownership, for pools that keep buffers across owners: null when out of
+// memory; give it back with unmap_populated(p, bytes).
+uint8_t* map_populated(size_t bytes);
+void unmap_populated(uint8_t* p, size_t bytes);
 
 }  // namespace kiln
 

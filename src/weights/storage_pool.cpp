@@ -1,15 +1,8 @@
 #include "weights/storage_pool.h"
 
-#include <sys/mman.h>
+#include "core/memory.h"
 
 namespace kiln {
-
-namespace {
-uint8_t* map_populated(size_t bytes) {
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
-}
-}  // namespace
 
 StoragePool::StoragePool(size_t bytes, size_t max_spares)
     : bytes_(bytes == 0 ? 1 : bytes), max_spares_(max_spares), shared_(std::make_shared<Shared>()) {}
@@ -17,7 +10,7 @@ StoragePool::StoragePool(size_t bytes, size_t max_spares)
 StoragePool::~StoragePool() {
   std::lock_guard<std::mutex> lock(shared_->mu);
   shared_->closed = true;  // buffers still held by weights are unmapped when released
-  for (uint8_t* p : shared_->spares) ::munmap(p, bytes_);
+  for (uint8_t* p : shared_->spares) unmap_populated(p, bytes_);
   shared_->spares.clear();
 }
 
@@ -43,7 +36,7 @@ std::shared_ptr<uint8_t> StoragePool::take() {
         return;
       }
     }
-    ::munmap(q, bytes);
+    unmap_populated(q, bytes);
   });
 }
 
