@@ -2,6 +2,8 @@
 // more than it may, and buffers outliving their pool are still freed safely.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include "weights/storage_pool.h"
@@ -36,6 +38,12 @@ TEST(StoragePool, KeepsAtMostMaxSpares) {
   EXPECT_EQ(none.spare_bytes(), 0u);
 }
 
+// Whether the page at `p` is mapped in this process (mincore fails with ENOMEM if not).
+bool mapped(const void* p) {
+  unsigned char resident = 0;
+  return ::mincore(const_cast<void*>(p), 1, &resident) == 0;
+}
+
 TEST(StoragePool, BufferMayOutliveItsPool) {
   std::shared_ptr<uint8_t> kept;
   {
@@ -43,8 +51,22 @@ TEST(StoragePool, BufferMayOutliveItsPool) {
     kept = pool.take();
     kept.get()[8191] = 1;
   }
-  kept.reset();  // unmapped by its own deleter; under ASan a use-after-free would show here
-  SUCCEED();
+  uint8_t* where = kept.get();
+  EXPECT_TRUE(mapped(where));
+  kept.reset();  // the pool is gone: the buffer's own deleter unmaps it
+  EXPECT_FALSE(mapped(where));
+}
+
+TEST(StoragePool, ClosedPoolUnmapsItsSpares) {
+  uint8_t* where = nullptr;
+  {
+    StoragePool pool(8192, 1);
+    auto b = pool.take();
+    where = b.get();
+    b.reset();  // kept as a spare
+    EXPECT_TRUE(mapped(where));
+  }
+  EXPECT_FALSE(mapped(where));
 }
 
 }  // namespace
