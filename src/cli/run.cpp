@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "kiln/io.h"
+#include "import/import.h"
 #include "kiln/model.h"
 #include "ops/reference/reference.h"
 
@@ -68,8 +69,7 @@ int do_run(const RunArgs& a) {
   }
   Tensor input;
   // TensorFlow and Keras models take NHWC images; ONNX ones NCHW.
-  bool nhwc = false;
-  for (const char* ext : {".pb", ".pbtxt", ".h5", ".hdf5"}) nhwc = nhwc || ends_with(a.model, ext);
+  bool nhwc = takes_nhwc_inputs(a.model);
   int64_t image_h = 0, image_w = 0;
   auto image_shape = [&](int64_t channels) -> Shape {
     return nhwc ? Shape{1, image_h, image_w, channels} : Shape{1, channels, image_h, image_w};

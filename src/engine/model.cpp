@@ -94,9 +94,7 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   ModelInfo& info = impl->info;
   impl->path = path;
   impl->options = options;
-  for (const char* ext : {".pb", ".pbtxt", ".h5", ".hdf5"})
-    impl->channels_last = impl->channels_last || (path.size() >= std::strlen(ext) &&
-                                                  path.compare(path.size() - std::strlen(ext), std::string::npos, ext) == 0);
+  impl->channels_last = takes_nhwc_inputs(path);
   auto t0 = std::chrono::steady_clock::now();
   ImportOptions io;
   io.input_shapes = options.input_shapes;

@@ -45,6 +45,8 @@ Expected<ImportedModel> import_keras_h5(const std::string& path, const ImportOpt
 
 // Any model file kiln reads, chosen by its extension (.onnx, .pb, .pbtxt, .h5).
 Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options);
+// Whether import_model keeps the file's channels-last (NHWC) inputs: TensorFlow and Keras.
+bool takes_nhwc_inputs(const std::string& path);
 Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
                                           const ImportOptions& options);
 

@@ -8,6 +8,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 }  // namespace
 
+bool takes_nhwc_inputs(const std::string& path) {
+  for (const char* ext : {".pb", ".pbtxt", ".h5", ".hdf5"})
+    if (ends_with(path, ext)) return true;
+  return false;
+}
+
 Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options) {
   const bool keras = ends_with(path, ".h5") || ends_with(path, ".hdf5");
   if (ends_with(path, ".keras"))
