@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
-#include <list>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "engine/runner_pool.h"
+#include "engine/shape_plans.h"
 #include "engine/weight_binding.h"
 #include "import/import.h"
 #include "optimize/optimize.h"
@@ -36,7 +36,6 @@ const char* model_state_name(ModelState s) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kOtherShapesPerModel = 4;  // plans for other input sizes kept per model (LRU)
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 size_t current_rss_bytes() {
@@ -79,7 +78,7 @@ struct ModelEntry {
     std::shared_ptr<const Architecture> arch;
     std::shared_ptr<const Weights> weights;
   };
-  std::list<OtherShape> other_shapes;
+  ShapePlans<OtherShape> other_shapes{4};  // plans for other input sizes kept per model
 };
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -400,11 +399,7 @@ Expected<ModelEntry::OtherShape> Engine::Impl::other_shape(ModelEntry& e, const 
     std::lock_guard<std::mutex> lock(e.mu);
     for (size_t i = 0; i < inputs.size() && i < e.status.inputs.size(); ++i)
       shapes[e.status.inputs[i].first] = inputs[i].shape();
-    for (auto it = e.other_shapes.begin(); it != e.other_shapes.end(); ++it)
-      if (it->shapes == shapes) {
-        e.other_shapes.splice(e.other_shapes.begin(), e.other_shapes, it);
-        return e.other_shapes.front();
-      }
+    if (const ModelEntry::OtherShape* known = e.other_shapes.find(shapes)) return *known;
     current = e.weights;
   }
   std::string what = "model '" + e.name + "' at input shape";
@@ -414,8 +409,7 @@ Expected<ModelEntry::OtherShape> Engine::Impl::other_shape(ModelEntry& e, const 
   ModelEntry::OtherShape other{shapes, p->arch, p->weights};
   std::lock_guard<std::mutex> lock(e.mu);
   if (e.weights == current) {  // not swapped meanwhile: keep it
-    e.other_shapes.push_front(other);
-    while (e.other_shapes.size() > kOtherShapesPerModel) e.other_shapes.pop_back();
+    e.other_shapes.add(other);
   }
   return other;
 }

@@ -2,10 +2,10 @@
 
 #include <chrono>
 #include <cstring>
-#include <list>
 #include <optional>
 
 #include "engine/runner.h"
+#include "engine/shape_plans.h"
 #include "import/import.h"
 #include "optimize/optimize.h"
 #include "plan/plan.h"
@@ -38,7 +38,7 @@ struct Model::Impl {
   std::optional<RawWeights> raw;
   WeightSignature signature;
   bool channels_last = false;  // TensorFlow and Keras models take NHWC
-  std::list<ShapePlan> shape_plans;  // most recently used first
+  ShapePlans<ShapePlan> shape_plans{4};  // sized from the options at load
 
   Expected<const ShapePlan*> plan_for(const std::vector<Tensor>& inputs);
 };
@@ -46,11 +46,7 @@ struct Model::Impl {
 Expected<const ShapePlan*> Model::Impl::plan_for(const std::vector<Tensor>& inputs) {
   std::map<std::string, Shape> shapes;
   for (size_t i = 0; i < inputs.size() && i < info.inputs.size(); ++i) shapes[info.inputs[i].name] = inputs[i].shape();
-  for (auto it = shape_plans.begin(); it != shape_plans.end(); ++it)
-    if (it->shapes == shapes) {
-      shape_plans.splice(shape_plans.begin(), shape_plans, it);
-      return &shape_plans.front();
-    }
+  if (const ShapePlan* known = shape_plans.find(shapes)) return known;
   std::string what = "input shape";
   for (const auto& [name, shape] : shapes) what += " " + name + "=" + shape_to_string(shape);
   ImportOptions io;
@@ -71,9 +67,7 @@ Expected<const ShapePlan*> Model::Impl::plan_for(const std::vector<Tensor>& inpu
     if (!raw) return invalid_argument(what + ": a .kwp weight pack serves only the shape it was made for");
     KILN_ASSIGN_OR_RETURN(sp.weights, pack(*p, *raw));
   }
-  shape_plans.push_front(std::move(sp));
-  while (shape_plans.size() > std::max<size_t>(1, options.max_shape_plans)) shape_plans.pop_back();
-  return &shape_plans.front();
+  return &shape_plans.add(std::move(sp));
 }
 
 namespace {
@@ -94,6 +88,7 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   ModelInfo& info = impl->info;
   impl->path = path;
   impl->options = options;
+  impl->shape_plans = ShapePlans<ShapePlan>(options.max_shape_plans);
   impl->channels_last = takes_nhwc_inputs(path);
   auto t0 = std::chrono::steady_clock::now();
   ImportOptions io;
