@@ -51,6 +51,13 @@ WeightSlot conv_weight_slot(const Graph& g, const Node& n, const ConvAttrs& a, W
 md_t conv_activation_md(const Shape& s, memory::data_type dt);
 // fp32, or bf16 in a bf16 plan for tensors of >= 16 channels.
 memory::data_type conv_activation_dt(const CompileContext& ctx, const Shape& s);
+// A forward-inference convolution of `a`'s strides, dilations and pads (bias when `with_bias`),
+// and its primitive descriptor, or nullopt where oneDNN has no kernel for it.
+using ConvPd = dnnl::convolution_forward::primitive_desc;
+dnnl::convolution_forward::desc conv_desc(algorithm algo, bool with_bias, const md_t& src, const md_t& w,
+                                          const md_t& b, const md_t& dst, const ConvAttrs& a);
+std::optional<ConvPd> try_pd(const dnnl::convolution_forward::desc& d, const dnnl::primitive_attr& attr,
+                             const dnnl::engine& engine);
 Status compile_upsampled_conv(CompileContext& ctx, const Node& n);
 
 Status compile_conv(CompileContext& ctx, const Node& n);

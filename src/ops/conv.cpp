@@ -57,10 +57,6 @@ memory::data_type conv_activation_dt(const CompileContext& ctx, const Shape& s) 
   return bf16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
 
-namespace {
-
-using ConvPd = dnnl::convolution_forward::primitive_desc;
-
 dnnl::convolution_forward::desc conv_desc(algorithm algo, bool with_bias, const md_t& src, const md_t& w,
                                           const md_t& b, const md_t& dst, const ConvAttrs& a) {
   memory::dims strides{a.strides[0], a.strides[1]};
@@ -81,6 +77,8 @@ std::optional<ConvPd> try_pd(const dnnl::convolution_forward::desc& d, const dnn
     return std::nullopt;
   }
 }
+
+namespace {
 
 // Best of a few runs of the bare convolution (no post-ops: they cost the same either way),
 // on zero-filled buffers.

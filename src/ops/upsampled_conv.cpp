@@ -77,7 +77,6 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
 
   // All four primitives first: if any configuration has no oneDNN kernel, the node goes to
   // the reference kernel whole, with nothing of it left in the plan.
-  using ConvPd = dnnl::convolution_forward::primitive_desc;
   std::vector<ConvPd> pds;
   for (int phase = 0; phase < 4; ++phase) {
     const int kh = phase / 2 + 1, kw = phase % 2 + 1;
@@ -86,18 +85,13 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
     KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, no_args));
     if (fused != a.post_ops.size()) return add_reference_step(ctx, n);
     md_t w_any({w[0], w[1], kh, kw}, src_dt, tag::any);
-    memory::dims strides{1, 1}, dilates{0, 0}, pad_l{0, 0}, pad_r{kh - 1, kw - 1};
-    auto desc = with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference,
-                                                            algorithm::convolution_direct, src_md, w_any, b_any,
-                                                            phase_md, strides, dilates, pad_l, pad_r)
-                          : dnnl::convolution_forward::desc(prop_kind::forward_inference,
-                                                            algorithm::convolution_direct, src_md, w_any, phase_md,
-                                                            strides, dilates, pad_l, pad_r);
-    try {
-      pds.emplace_back(desc, attr, ctx.engine());
-    } catch (const dnnl::error&) {
-      return add_reference_step(ctx, n);  // the reference upsamples, then convolves
-    }
+    ConvAttrs phase_conv;  // stride 1, taps at offsets 0 (and 1), zero beyond the end
+    phase_conv.kernel = {kh, kw};
+    phase_conv.pads = {0, 0, kh - 1, kw - 1};
+    auto pd = try_pd(conv_desc(algorithm::convolution_direct, with_bias, src_md, w_any, b_any, phase_md, phase_conv),
+                     attr, ctx.engine());
+    if (!pd) return add_reference_step(ctx, n);  // the reference upsamples, then convolves
+    pds.push_back(*pd);
     // One source layout for all ("any" is resolved by the first), the phase layout as asked,
     // and a real kernel (oneDNN's "ref" ones are slower than kiln's reference path).
     if (pds.back().src_desc() != pds[0].src_desc() || pds.back().dst_desc() != phase_md ||
