@@ -28,15 +28,7 @@ import peers_common as pc
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="ONNX file")
-    p.add_argument("--shape", help="input N,C,H,W (default: that of --input-npy)")
-    p.add_argument("--runs", type=int, default=15)
-    p.add_argument("--warmup", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--input-npy", help="feed this float32 NCHW array instead of seeded random data")
-    p.add_argument("--save-output", help="write the last timed run's output here (.npy)")
-    a = p.parse_args()
-    if a.runs < 1 or a.warmup < 0 or a.threads < 1:
-        p.error("--runs and --threads must be >= 1, --warmup >= 0")
+    a = pc.parse_run_args(p)
 
     cv2.setNumThreads(a.threads)
     x = pc.load_input(a.input_npy, pc.parse_shape(a.shape) if a.shape else None)

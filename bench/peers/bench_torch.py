@@ -40,17 +40,9 @@ def main():
     p.add_argument("--width", type=int, help="instead of a file: build make_unet.py's U-Net of this base width")
     p.add_argument("--seed", type=int, default=0, help="with --width: make_unet.py's seed")
     p.add_argument("--calib-shape", default="1,1,256,256", help="with --width: see export_unet.py")
-    p.add_argument("--shape", help="input N,C,H,W (default: that of --input-npy)")
-    p.add_argument("--runs", type=int, default=15)
-    p.add_argument("--warmup", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--input-npy", help="feed this float32 NCHW array instead of seeded random data")
-    p.add_argument("--save-output", help="write the last timed run's output here (.npy)")
-    a = p.parse_args()
+    a = pc.parse_run_args(p)
     if (a.model is None) == (a.width is None):
         p.error("give either a TorchScript MODEL or --width")
-    if a.runs < 1 or a.warmup < 0 or a.threads < 1:
-        p.error("--runs and --threads must be >= 1, --warmup >= 0")
 
     torch.set_num_threads(a.threads)
     x = pc.load_input(a.input_npy, pc.parse_shape(a.shape) if a.shape else None)

@@ -45,6 +45,20 @@ def load_input(input_npy, shape):
     return make_input(shape)
 
 
+def parse_run_args(p):
+    """Adds the options every runtime benchmark takes to argparse parser `p`, parses, checks."""
+    p.add_argument("--shape", help="input N,C,H,W (default: that of --input-npy)")
+    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--input-npy", help="feed this float32 NCHW array instead of seeded random data")
+    p.add_argument("--save-output", help="write the last timed run's output here (.npy)")
+    a = p.parse_args()
+    if a.runs < 1 or a.warmup < 0 or a.threads < 1:
+        p.error("--runs and --threads must be >= 1, --warmup >= 0")
+    return a
+
+
 def time_runs(run, warmup, runs):
     """Times `run()` (returns the output): the first call, `warmup` untimed ones, then `runs`
     timed ones. Returns (first_ms, [ms, ...], last output)."""
