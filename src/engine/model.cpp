@@ -29,19 +29,34 @@ struct Model::Impl {
   std::shared_ptr<const Plan> plan;
   std::shared_ptr<const Weights> weights;
   Runner runner;
-  // What another input shape needs: the file and options to import again, and the raw
-  // weights (views of the weight file) to pack again when the new plan lays them out
-  // differently. Absent for a .kwp pack, which serves its own plan only.
+  // What another input shape needs: the file and options to import again (and to read the
+  // weights again when the new plan lays them out differently).
   std::string path;
   ModelOptions options;
   CompileOptions compile_options;
-  std::optional<RawWeights> raw;
   WeightSignature signature;
   bool channels_last = false;  // TensorFlow and Keras models take NHWC
   ShapePlans<ShapePlan> shape_plans{4};  // sized from the options at load
 
   Expected<const ShapePlan*> plan_for(const std::vector<Tensor>& inputs);
 };
+
+namespace {
+
+bool is_pack_file(const std::string& path) { return path.size() > 4 && path.compare(path.size() - 4, 4, ".kwp") == 0; }
+
+// The raw weights `m`'s plans pack: its own initializers, or those of options.weights.
+Expected<RawWeights> raw_weights(const ImportedModel& m, const ModelOptions& options, const WeightSignature& sig,
+                                 const std::map<std::string, Shape>& shapes) {
+  if (is_pack_file(options.weights))
+    return invalid_argument("a .kwp weight pack serves only the input shape it was made for");
+  if (!options.weights.empty()) return read_weight_file(options.weights, options.name_map, m.graph, sig, shapes);
+  RawWeights raw;
+  for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
+  return raw;
+}
+
+}  // namespace
 
 Expected<const ShapePlan*> Model::Impl::plan_for(const std::vector<Tensor>& inputs) {
   std::map<std::string, Shape> shapes;
@@ -64,7 +79,8 @@ Expected<const ShapePlan*> Model::Impl::plan_for(const std::vector<Tensor>& inpu
     return internal_error(what + ": the weights came out differently at this shape");
   ShapePlan sp{shapes, p, weights};
   if (p->weight_layout != plan->weight_layout) {  // oneDNN chose other weight formats at this size
-    if (!raw) return invalid_argument(what + ": a .kwp weight pack serves only the shape it was made for");
+    auto raw = raw_weights(m, options, signature, shapes);
+    if (!raw) return raw.error().with_context(what);
     KILN_ASSIGN_OR_RETURN(sp.weights, pack(*p, *raw));
   }
   return &shape_plans.add(std::move(sp));
@@ -133,18 +149,12 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   bool from_cache = false;
   uint64_t key = 0;
   Expected<std::shared_ptr<const Weights>> w = internal_error("unset");
-  if (options.weights.size() > 4 && options.weights.compare(options.weights.size() - 4, 4, ".kwp") == 0) {
+  if (is_pack_file(options.weights)) {
     w = map_pack_file(options.weights, *impl->plan, kAnyKey);
     from_cache = true;
   } else {
-    RawWeights raw;
-    if (options.weights.empty()) {
-      for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
-    } else {
-      KILN_ASSIGN_OR_RETURN(raw, read_weight_file(options.weights, options.name_map, m.graph, sig, options.input_shapes));
-    }
+    KILN_ASSIGN_OR_RETURN(RawWeights raw, raw_weights(m, options, sig, options.input_shapes));
     w = pack_cached(PackCache{options.cache_dir}, *impl->plan, raw, sig.names, architecture_key(m.graph, co), from_cache, key);
-    impl->raw = std::move(raw);
   }
   if (!w) return w.error().with_context("'" + path + "'");
   impl->weights = *w;
