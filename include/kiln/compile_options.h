@@ -24,8 +24,11 @@ enum class Precision {
   kBF16,  // bfloat16 weights and activations, float32 accumulation; layers with fewer than
           // 16 channels (the input image, the head and its sigmoid) stay float32. Needs
           // AVX512_BF16.
+  kInt8,  // uint8 activations and int8 weights (per output channel scales) in convolutions
+          // of at least 8 channels in and out whose input is non-negative (after ReLU);
+          // everything else float32. Needs a calibration (kiln quantize) and AVX512_VNNI.
 };
-const char* precision_name(Precision p);  // "fp32", "bf16"
+const char* precision_name(Precision p);  // "fp32", "bf16", "int8"
 std::optional<Precision> parse_precision(const std::string& name);
 // "direct", "winograd" or "auto"; nullopt for anything else.
 std::optional<ConvAlgorithm> parse_conv_algorithm(const std::string& name);

@@ -53,6 +53,8 @@ struct LoadSpec {
   std::map<std::string, std::string> name_map;      // safetensors name -> graph initializer name
   std::map<std::string, Shape> input_shapes;        // "" = the first input
   std::vector<std::string> outputs;                 // tensors to return by name (default: the model's)
+  std::string calibration;                          // int8: default "<weights or model>.calibration.json";
+                                                    // load_weights(W) reads "W.calibration.json"
 };
 
 struct ModelStatus {

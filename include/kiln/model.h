@@ -35,7 +35,10 @@ struct ModelOptions {
   std::string cache_dir;                          // weight-pack cache (mapped on later loads)
   bool warm_up = true;                            // run once at load (see header comment)
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;  // 3x3 stride-1 convolutions
-  Precision precision = Precision::kF32;                  // bf16: see kiln/compile_options.h
+  Precision precision = Precision::kF32;                  // bf16, int8: see kiln/compile_options.h
+  // int8: the calibration of these weights (kiln/calibration.h); default
+  // "<weights or model file>.calibration.json".
+  std::string calibration;
   // run() with inputs of another shape compiles (once) a plan for that shape; at most this
   // many such plans are kept, least recently used dropped first.
   size_t max_shape_plans = 4;

@@ -34,7 +34,7 @@ void add_bench(CLI::App& app, BenchArgs& a) {
   c->add_option("--runs", a.runs, "timed runs after the first")->capture_default_str();
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
   add_conv_option(c, a.conv);
-  add_precision_option(c, a.precision);
+  add_precision_option(c, a.precision, a.calibration);
   c->add_flag("--json", a.json, "print one line of JSON");
   c->add_flag("--profile", a.profile, "print time, GFLOP/s and share of every plan step");
   c->add_option("--peak-gflops", a.peak_gflops,
@@ -53,6 +53,7 @@ int do_bench(const BenchArgs& a) {
   opt.warm_up = !a.no_warmup;
   opt.conv_algorithm = *parse_conv_algorithm(a.conv);
   opt.precision = *parse_precision(a.precision);
+  opt.calibration = a.calibration;
   std::string err;
   if (!parse_input_shapes(a.input_shape, "", opt.input_shapes, err)) {
     std::cerr << "kiln: " << err << "\n";

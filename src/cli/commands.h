@@ -18,6 +18,7 @@ struct RunArgs {
   int64_t tile = 0, overlap = 256;
   std::string conv = "direct";
   std::string precision = "fp32";
+  std::string calibration;  // --calibration-file
 };
 struct InspectArgs {
   std::string model;
@@ -26,6 +27,7 @@ struct InspectArgs {
   bool tensors = false;
   std::string conv = "direct";
   std::string precision = "fp32";
+  std::string calibration;  // --calibration-file
 };
 struct BenchArgs {
   std::string model;
@@ -40,6 +42,7 @@ struct BenchArgs {
   bool no_warmup = false;
   std::string conv = "direct";
   std::string precision = "fp32";
+  std::string calibration;  // --calibration-file
 };
 
 void add_run(CLI::App& app, RunArgs& a);
@@ -54,6 +57,13 @@ struct PackArgs {
   std::vector<std::string> input_shape;
 };
 void add_pack(CLI::App& app, PackArgs& a);
+struct QuantizeArgs {
+  std::string model, images, output, weights, check_dir;
+  int max_images = 0, check_images = 8, threads = 0, max_fp32_layers = 4;
+  double target_iou = 0.99;
+};
+void add_quantize(CLI::App& app, QuantizeArgs& a);
+int do_quantize(const QuantizeArgs& a);
 struct GenDefectsArgs {
   std::string out, classes = "all";
   int count = 8, size = 512;
@@ -82,8 +92,8 @@ bool parse_input_shapes(const std::vector<std::string>& specs, const std::string
 void set_threads(int threads);
 // --conv direct|winograd|auto, checked by the parser (so parse_conv_algorithm never fails after it).
 void add_conv_option(CLI::App* command, std::string& conv);
-// --precision fp32|bf16.
-void add_precision_option(CLI::App* command, std::string& precision);
+// --precision fp32|bf16|int8, and --calibration-file for int8.
+void add_precision_option(CLI::App* command, std::string& precision, std::string& calibration);
 double peak_rss_mb();
 
 }  // namespace kiln::cli

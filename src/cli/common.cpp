@@ -46,13 +46,16 @@ void add_conv_option(CLI::App* command, std::string& conv) {
       ->capture_default_str();
 }
 
-void add_precision_option(CLI::App* command, std::string& precision) {
+void add_precision_option(CLI::App* command, std::string& precision, std::string& calibration) {
   command
       ->add_option("--precision", precision,
-                   "fp32, or bf16 (weights and activations in bfloat16, fp32 accumulation; thin layers such as "
-                   "the head stay fp32; needs AVX512_BF16)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
+                   "fp32; bf16 (weights and activations in bfloat16, fp32 accumulation; thin layers such as "
+                   "the head stay fp32; needs AVX512_BF16); or int8 (uint8 activations after ReLU, int8 weights "
+                   "per output channel, from a calibration made by kiln quantize; needs AVX512_VNNI)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
       ->capture_default_str();
+  command->add_option("--calibration-file", calibration,
+                      "int8: the calibration of the weights (default: <weights or model>.calibration.json)");
 }
 
 void set_threads(int threads) {

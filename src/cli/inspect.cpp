@@ -15,7 +15,7 @@ void add_inspect(CLI::App& app, InspectArgs& a) {
   c->add_option("model", a.model, "model file: .onnx, TensorFlow .pb/.pbtxt, Keras .h5")->required();
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...: input size to count FLOPs at");
   add_conv_option(c, a.conv);
-  add_precision_option(c, a.precision);
+  add_precision_option(c, a.precision, a.calibration);
   c->add_flag("--json", a.json, "print JSON");
   c->add_flag("--tensors", a.tensors, "also list every computed tensor by the file's name (for --output-name)");
 }
@@ -25,6 +25,7 @@ int do_inspect(const InspectArgs& a) {
   opt.warm_up = false;
   opt.conv_algorithm = *parse_conv_algorithm(a.conv);
   opt.precision = *parse_precision(a.precision);
+  opt.calibration = a.calibration;
   std::string err;
   if (!parse_input_shapes(a.input_shape, "", opt.input_shapes, err)) {
     std::cerr << "kiln: " << err << "\n";

@@ -15,12 +15,14 @@ int main(int argc, char** argv) {
   kiln::cli::InspectArgs inspect;
   kiln::cli::BenchArgs bench;
   kiln::cli::PackArgs pack;
+  kiln::cli::QuantizeArgs quantize;
   kiln::cli::GenDefectsArgs gen;
   kiln::cli::DemoArgs demo;
   kiln::cli::add_run(app, run);
   kiln::cli::add_inspect(app, inspect);
   kiln::cli::add_bench(app, bench);
   kiln::cli::add_pack(app, pack);
+  kiln::cli::add_quantize(app, quantize);
   kiln::cli::add_gen_defects(app, gen);
   kiln::cli::add_demo(app, demo);
   try {
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("inspect")) return kiln::cli::do_inspect(inspect);
   if (app.got_subcommand("bench")) return kiln::cli::do_bench(bench);
   if (app.got_subcommand("pack")) return kiln::cli::do_pack(pack);
+  if (app.got_subcommand("quantize")) return kiln::cli::do_quantize(quantize);
   if (app.got_subcommand("gen-defects")) return kiln::cli::do_gen_defects(gen);
   if (app.got_subcommand("demo")) return kiln::cli::do_demo(demo);
   return 2;

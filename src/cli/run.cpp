@@ -46,7 +46,7 @@ void add_run(CLI::App& app, RunArgs& a) {
                 "run an image larger than TILE x TILE pixels as overlapping tiles of that size (memory bounded by the "
                 "tile, not the image)");
   c->add_option("--overlap", a.overlap, "with --tile: pixels shared by neighbouring tiles, blended")->capture_default_str();
-  add_precision_option(c, a.precision);
+  add_precision_option(c, a.precision, a.calibration);
   c->add_option("--weights", a.weights, "run with these weights: .onnx of the same architecture, .safetensors or .kwp");
   c->add_option("--cache-dir", a.cache_dir, "weight-pack cache: packed weights are mapped on later runs");
   c->add_option("--input-name", a.input_name, "the input to feed, by the model's name for it");
@@ -60,6 +60,7 @@ int do_run(const RunArgs& a) {
   opt.cache_dir = a.cache_dir;
   opt.conv_algorithm = *parse_conv_algorithm(a.conv);
   opt.precision = *parse_precision(a.precision);
+  opt.calibration = a.calibration;
   opt.outputs = a.output_names;
   opt.warm_up = false;  // one request: a warm-up run would only double the time to the result
   std::string err;

@@ -50,10 +50,23 @@ Expected<RawWeights> raw_weights(const ImportedModel& m, const ModelOptions& opt
                                  const std::map<std::string, Shape>& shapes) {
   if (is_pack_file(options.weights))
     return invalid_argument("a .kwp weight pack serves only the input shape it was made for");
-  if (!options.weights.empty()) return read_weight_file(options.weights, options.name_map, m.graph, sig, shapes);
   RawWeights raw;
-  for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
+  if (!options.weights.empty()) {
+    KILN_ASSIGN_OR_RETURN(raw, read_weight_file(options.weights, options.name_map, m.graph, sig, shapes));
+  } else {
+    for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
+  }
   return raw;
+}
+
+// The names a pack cache key hashes: the weights', and in int8 the calibration's, which
+// `raw` gains here.
+Expected<std::vector<std::string>> key_names(const std::string& path, const ModelOptions& options,
+                                             const CompileOptions& co, const WeightSignature& sig, RawWeights& raw) {
+  std::vector<std::string> names = sig.names;
+  if (options.precision == Precision::kInt8)
+    KILN_RETURN_IF_ERROR(add_calibration(calibration_path(options.calibration, path, options.weights), co, raw, names));
+  return names;
 }
 
 }  // namespace
@@ -81,6 +94,8 @@ Expected<const ShapePlan*> Model::Impl::plan_for(const std::vector<Tensor>& inpu
   if (p->weight_layout != plan->weight_layout) {  // oneDNN chose other weight formats at this size
     auto raw = raw_weights(m, options, signature, shapes);
     if (!raw) return raw.error().with_context(what);
+    auto names = key_names(path, options, compile_options, signature, *raw);
+    if (!names) return names.error().with_context(what);
     KILN_ASSIGN_OR_RETURN(sp.weights, pack(*p, *raw));
   }
   return &shape_plans.add(std::move(sp));
@@ -132,6 +147,11 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   CompileOptions co;
   co.conv_algorithm = options.conv_algorithm;
   co.precision = options.precision;
+  if (co.precision == Precision::kInt8) {
+    auto fp32 = calibration_fp32_layers(calibration_path(options.calibration, path, options.weights));
+    if (!fp32) return fp32.error().with_context("'" + path + "'");
+    co.fp32_layers = *fp32;
+  }
   impl->compile_options = co;
   auto plan = compile_plan(m.graph, co);
   if (!plan) return plan.error().with_context("'" + path + "'");
@@ -154,7 +174,9 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
     from_cache = true;
   } else {
     KILN_ASSIGN_OR_RETURN(RawWeights raw, raw_weights(m, options, sig, options.input_shapes));
-    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, raw, sig.names, architecture_key(m.graph, co), from_cache, key);
+    auto names = key_names(path, options, co, sig, raw);
+    if (!names) return names.error().with_context("'" + path + "'");
+    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, raw, *names, architecture_key(m.graph, co), from_cache, key);
   }
   if (!w) return w.error().with_context("'" + path + "'");
   impl->weights = *w;

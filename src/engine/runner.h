@@ -28,6 +28,8 @@ class Runner {
   void reserve(const Plan& plan);
   Expected<std::vector<Tensor>> run(const Plan& plan, const Weights& weights, const std::vector<Tensor>& inputs);
   size_t arena_bytes() const { return arena_bytes_; }
+  // The activations of the last run (a plan compiled with keep_values lists where each is).
+  const uint8_t* arena() const { return arena_.get(); }
 
   // Per-step wall times of the last run, when profiling is on.
   void set_profiling(bool on) { profiling_ = on; }

@@ -1,5 +1,8 @@
 #include "engine/weight_binding.h"
 
+#include "kiln/calibration.h"
+#include "plan/quantization.h"
+
 #include <set>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -30,6 +33,7 @@ std::string architecture_key(const Graph& g, const CompileOptions& options) {
   std::string k = fingerprint_hex(fingerprint(g)) + "/" + precision_name(options.precision) + "/isa" +
                   std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa())) + "/conv-" +
                   conv_algorithm_name(options.conv_algorithm);
+  for (const std::string& layer : options.fp32_layers) k += "/fp32:" + layer;
   for (int in : g.inputs) k += "/" + shape_to_string(g.values[in].shape);
   return k;
 }
@@ -104,6 +108,36 @@ Expected<RawWeights> read_weight_file(const std::string& path, const std::map<st
 #endif
   }
   return invalid_argument("'" + path + "': weight files are .onnx, .safetensors or Keras .h5");
+}
+
+std::string calibration_path(const std::string& calibration, const std::string& model, const std::string& weights) {
+  if (!calibration.empty()) return calibration;
+  return default_calibration_path(weights.empty() ? model : weights);
+}
+
+Expected<std::vector<std::string>> calibration_fp32_layers(const std::string& path) {
+  auto c = load_calibration(path);
+  if (!c) return c.error().with_context("int8 precision");
+  return c->fp32_layers;
+}
+
+Status add_calibration(const std::string& path, const CompileOptions& plan_options, RawWeights& raw,
+                       std::vector<std::string>& names) {
+  auto c = load_calibration(path);
+  if (!c) return c.error().with_context("int8 precision");
+  if (c->fp32_layers != plan_options.fp32_layers)
+    return invalid_argument("int8 precision: the calibration '" + path + "' keeps " +
+                            std::to_string(c->fp32_layers.size()) + " layers fp32, the plan " +
+                            std::to_string(plan_options.fp32_layers.size()) +
+                            " others: weights with another calibration need a model of their own");
+  for (const auto& [value, clips] : c->clip) {
+    Tensor t = Tensor::zeros(DType::kF32, {static_cast<int64_t>(clips.size())});
+    std::copy(clips.begin(), clips.end(), t.data<float>());
+    std::string name = calibration_tensor_name(value);
+    raw.tensors[name] = t;
+    names.push_back(name);
+  }
+  return Status::ok();
 }
 
 }  // namespace kiln

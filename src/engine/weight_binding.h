@@ -35,4 +35,15 @@ Expected<RawWeights> read_weight_file(const std::string& path, const std::map<st
                                       const Graph& own_graph, const WeightSignature& target,
                                       const std::map<std::string, Shape>& input_shapes);
 
+// int8 packs: the calibration that belongs to a model's weights (`calibration`, else
+// "<weights file or model>.calibration.json") joins the raw weights as one [1] tensor per
+// activation (plan/quantization.h names them), and their names are appended to `names` so
+// that a pack cache key covers them.
+std::string calibration_path(const std::string& calibration, const std::string& model, const std::string& weights);
+// Fails when the calibration keeps other layers fp32 than the plan was compiled with.
+Status add_calibration(const std::string& path, const CompileOptions& plan_options, RawWeights& raw,
+                       std::vector<std::string>& names);
+// The layers a calibration keeps fp32 (CompileOptions::fp32_layers of its int8 plans).
+Expected<std::vector<std::string>> calibration_fp32_layers(const std::string& path);
+
 }  // namespace kiln

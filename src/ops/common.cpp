@@ -65,7 +65,8 @@ std::optional<Eltwise> eltwise_of(const UnaryAttrs& u) {
 
 Expected<size_t> apply_post_ops(CompileContext& ctx, const Node& n, const std::vector<PostOp>& post_ops,
                                 dnnl::primitive_attr& attr, std::vector<std::pair<int, TensorRef>>& args) {
-  dnnl::post_ops po;
+  dnnl::post_ops po = attr.get_post_ops();  // after any the caller put first (int8 rescaling)
+  const int base = po.len();
   std::vector<Eltwise> fused_eltwise;
   size_t index = 0;
   for (; index < post_ops.size(); ++index) {
@@ -83,7 +84,7 @@ Expected<size_t> apply_post_ops(CompileContext& ctx, const Node& n, const std::v
       int other = n.inputs.at(p.input_index);
       md_t md = ctx.md(other);
       po.append_binary(algorithm::binary_add, md);
-      args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(index)) | DNNL_ARG_SRC_1, ctx.read(other, md));
+      args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(base + static_cast<int>(index)) | DNNL_ARG_SRC_1, ctx.read(other, md));
     }
   }
   attr.set_post_ops(po);

@@ -60,6 +60,21 @@ std::optional<ConvPd> try_pd(const dnnl::convolution_forward::desc& d, const dnn
                              const dnnl::engine& engine);
 Status compile_upsampled_conv(CompileContext& ctx, const Node& n);
 
+// int8 convolutions (conv_int8.cpp). Whether the node computes in int8 in this plan:
+// uint8 input, int8 weights; the output is uint8 when non-negative, else fp32.
+bool runs_int8(const CompileContext& ctx, const Node& n);
+md_t int8_activation_md(const Shape& s, memory::data_type dt);  // nhwc
+memory::data_type int8_output_dt(const CompileContext& ctx, int y);
+// The per-channel rescaling: a binary-mul post-op appended to `attr` (returns its index,
+// before the node's own post-ops), whose operand is a weight slot made by int8_rescale_arg
+// once the primitive exists. `phase` is the phase of an upsampled conv, or -1.
+int append_int8_rescale(dnnl::primitive_attr& attr, int64_t out_channels);
+std::pair<int, TensorRef> int8_rescale_arg(CompileContext& ctx, const Node& n, int phase, bool f32_out, int post_op);
+// The int8 weight and bias slots for `pd`, as WEIGHTS and BIAS arguments.
+void add_int8_weights(CompileContext& ctx, const Node& n, int phase, bool f32_out, const ConvPd& pd,
+                      std::vector<std::pair<int, TensorRef>>& args);
+Status compile_int8_conv(CompileContext& ctx, const Node& n);
+
 Status compile_conv(CompileContext& ctx, const Node& n);
 Status compile_conv_transpose(CompileContext& ctx, const Node& n);
 Status compile_pool(CompileContext& ctx, const Node& n);

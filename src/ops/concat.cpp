@@ -13,14 +13,14 @@ bool try_in_place(CompileContext& ctx, const Node& n) {
   const Shape& y = ctx.shape(n.outputs[0]);
   if (a.axis != 1 || y.size() != 4 || y[0] != 1) return false;
   int block = -1;
-  auto dt = ctx.md(n.inputs[0]).data_type();
+  auto dt = ctx.stored_md(n.inputs[0]).data_type();
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     int v = n.inputs[i];
     if (ctx.is_weight(v)) return false;
     for (size_t j = 0; j < i; ++j)
       if (n.inputs[j] == v) return false;  // the same tensor twice cannot live in two places
-    if (ctx.md(v).data_type() != dt) return false;
-    int b = channel_block(ctx.md(v));
+    if (ctx.stored_md(v).data_type() != dt) return false;
+    int b = channel_block(ctx.stored_md(v));
     if (b == 0 || (block >= 0 && b != block) || ctx.shape(v)[1] % b != 0) return false;
     if (!ctx.owns_storage(ctx.ref(v).buffer)) return false;
     block = b;
@@ -43,8 +43,12 @@ bool try_in_place(CompileContext& ctx, const Node& n) {
 Status compile_concat(CompileContext& ctx, const Node& n) {
   if (try_in_place(ctx, n)) return Status::ok();
   const auto& a = std::get<ConcatAttrs>(n.attrs);
+  // Inputs stored alike (uint8 in an int8 plan: one scale group) concatenate as stored;
+  // a mix goes through fp32.
   std::vector<md_t> srcs;
-  for (int v : n.inputs) srcs.push_back(ctx.md(v));
+  bool same_type = true;
+  for (int v : n.inputs) same_type = same_type && ctx.stored_md(v).data_type() == ctx.stored_md(n.inputs[0]).data_type();
+  for (int v : n.inputs) srcs.push_back(same_type ? ctx.stored_md(v) : ctx.md(v));
   dnnl::concat::primitive_desc pd(static_cast<int>(a.axis), srcs, ctx.engine(), base_attr());
   std::vector<std::pair<int, TensorRef>> args;
   for (size_t i = 0; i < n.inputs.size(); ++i)

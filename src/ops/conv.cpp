@@ -136,6 +136,7 @@ algorithm choose_algorithm(const CompileContext& ctx, const ConvAttrs& a, const 
 Status compile_conv(CompileContext& ctx, const Node& n) {
   const auto& a = std::get<ConvAttrs>(n.attrs);
   if (a.reads_upsampled_2x) return compile_upsampled_conv(ctx, n);
+  if (runs_int8(ctx, n)) return compile_int8_conv(ctx, n);
   const Graph& g = ctx.graph();
   const Shape& x = ctx.shape(n.inputs[0]);
   const Shape& w = ctx.shape(n.inputs[1]);

@@ -16,7 +16,7 @@ Status compile_pool(CompileContext& ctx, const Node& n) {
                   : a.count_include_pad    ? algorithm::pooling_avg_include_padding
                                            : algorithm::pooling_avg_exclude_padding;
   int x = n.inputs[0];
-  md_t src = ctx.md(x);
+  md_t src = ctx.stored_md(x);  // uint8 pools as it is: max and mean keep the scale
   const Shape& y = ctx.shape(n.outputs[0]);
   memory::dims strides{a.strides[0], a.strides[1]}, kernel{a.kernel[0], a.kernel[1]};
   memory::dims dilation{a.dilations[0] - 1, a.dilations[1] - 1};

@@ -67,28 +67,36 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
     if (p.kind != PostOp::Kind::kUnary) return add_reference_step(ctx, n);  // post-ops must be per pixel
   const bool with_bias = a.has_bias || a.folded_bn.present;
   const Shape phase_shape = {x[0], w[0], x[2], x[3]};
-  memory::data_type src_dt = conv_activation_dt(ctx, x), dst_dt = conv_activation_dt(ctx, y);
-  md_t src_md = conv_activation_md(x, src_dt);
-  // The phases share one layout so that the interleave is a copy of channel blocks.
-  const int block = w[0] % 16 == 0 ? 16 : 1;
-  md_t phase_md(to_dims(phase_shape), dst_dt, block == 16 ? tag::aBcd16b : tag::abcd);
-  md_t out_md(to_dims(y), dst_dt, block == 16 ? tag::aBcd16b : tag::abcd);
+  // int8: uint8 nhwc in (see conv_int8.cpp), uint8 or fp32 nhwc out, int8 weights per phase.
+  const bool int8 = runs_int8(ctx, n);
+  memory::data_type src_dt = int8 ? memory::data_type::u8 : conv_activation_dt(ctx, x);
+  memory::data_type dst_dt = int8 ? int8_output_dt(ctx, n.outputs[0]) : conv_activation_dt(ctx, y);
+  const bool f32_out = dst_dt == memory::data_type::f32;
+  md_t src_md = int8 ? int8_activation_md(x, src_dt) : conv_activation_md(x, src_dt);
+  // The phases share one layout so that the interleave is a copy of channel blocks (nhwc:
+  // one block of all channels).
+  const int block = int8 ? static_cast<int>(w[0]) : w[0] % 16 == 0 ? 16 : 1;
+  const tag layout = int8 ? tag::acdb : block == 16 ? tag::aBcd16b : tag::abcd;
+  md_t phase_md(to_dims(phase_shape), dst_dt, layout);
+  md_t out_md(to_dims(y), dst_dt, layout);
   md_t b_any({w[0]}, memory::data_type::f32, tag::any);
 
   // All four primitives first: if any configuration has no oneDNN kernel, the node goes to
   // the reference kernel whole, with nothing of it left in the plan.
   std::vector<ConvPd> pds;
+  int rescale = -1;
   for (int phase = 0; phase < 4; ++phase) {
     const int kh = phase / 2 + 1, kw = phase % 2 + 1;
     std::vector<std::pair<int, TensorRef>> no_args;  // unary post-ops read no tensors
     dnnl::primitive_attr attr = base_attr();
+    if (int8) rescale = append_int8_rescale(attr, w[0]);
     KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, no_args));
     if (fused != a.post_ops.size()) return add_reference_step(ctx, n);
-    md_t w_any({w[0], w[1], kh, kw}, src_dt, tag::any);
+    md_t w_any({w[0], w[1], kh, kw}, int8 ? memory::data_type::s8 : src_dt, tag::any);
     ConvAttrs phase_conv;  // stride 1, taps at offsets 0 (and 1), zero beyond the end
     phase_conv.kernel = {kh, kw};
     phase_conv.pads = {0, 0, kh - 1, kw - 1};
-    auto pd = try_pd(conv_desc(algorithm::convolution_direct, with_bias, src_md, w_any, b_any, phase_md, phase_conv),
+    auto pd = try_pd(conv_desc(algorithm::convolution_direct, with_bias || int8, src_md, w_any, b_any, phase_md, phase_conv),
                      attr, ctx.engine());
     if (!pd) return add_reference_step(ctx, n);  // the reference upsamples, then convolves
     pds.push_back(*pd);
@@ -105,25 +113,30 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
     const ConvPd& pd = pds[static_cast<size_t>(phase)];
     const int kh = phase / 2 + 1, kw = phase % 2 + 1;
     std::vector<std::pair<int, TensorRef>> args = {{DNNL_ARG_SRC, src}};
-    WeightSlot ws = conv_weight_slot(g, n, a, WeightTransform::kUpsampledConvWeights, 1);
-    ws.phase = phase;
-    ws.source_tag = tag::oihw;
-    ws.packed_md = pd.weights_desc();
-    args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
-    if (with_bias) {
-      if (!bias) {
-        WeightSlot bs = conv_weight_slot(g, n, a, WeightTransform::kConvBias, a.has_bias ? 2 : -1);
-        bs.source_tag = tag::a;
-        bs.packed_md = pd.bias_desc();
-        bias = ctx.weight(std::move(bs));
+    if (int8) {
+      args.push_back(int8_rescale_arg(ctx, n, phase, f32_out, rescale));
+      add_int8_weights(ctx, n, phase, f32_out, pd, args);
+    } else {
+      WeightSlot ws = conv_weight_slot(g, n, a, WeightTransform::kUpsampledConvWeights, 1);
+      ws.phase = phase;
+      ws.source_tag = tag::oihw;
+      ws.packed_md = pd.weights_desc();
+      args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
+      if (with_bias) {
+        if (!bias) {
+          WeightSlot bs = conv_weight_slot(g, n, a, WeightTransform::kConvBias, a.has_bias ? 2 : -1);
+          bs.source_tag = tag::a;
+          bs.packed_md = pd.bias_desc();
+          bias = ctx.weight(std::move(bs));
+        }
+        args.emplace_back(DNNL_ARG_BIAS, *bias);
       }
-      args.emplace_back(DNNL_ARG_BIAS, *bias);
     }
     TensorRef out = ctx.temporary(phase_md);
     args.emplace_back(DNNL_ARG_DST, out);
     phases.push_back(out);
     double flops = 2.0 * static_cast<double>(shape_elements(phase_shape)) * static_cast<double>(w[1] * kh * kw);
-    add_primitive(ctx, n, "conv.phase" + std::to_string(phase), dnnl::convolution_forward(pd), pd, std::move(args),
+    add_primitive(ctx, n, (int8 ? "conv.int8.phase" : "conv.phase") + std::to_string(phase), dnnl::convolution_forward(pd), pd, std::move(args),
                   flops);
   }
   TensorRef dst = ctx.define(n.outputs[0], out_md);

@@ -20,20 +20,27 @@ const char* conv_algorithm_name(ConvAlgorithm a) {
   return "?";
 }
 
-const char* precision_name(Precision p) { return p == Precision::kBF16 ? "bf16" : "fp32"; }
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kF32: return "fp32";
+    case Precision::kBF16: return "bf16";
+    case Precision::kInt8: return "int8";
+  }
+  return "?";
+}
 
 std::optional<Precision> parse_precision(const std::string& name) {
   if (name == "fp32" || name == "f32") return Precision::kF32;
   if (name == "bf16") return Precision::kBF16;
+  if (name == "int8") return Precision::kInt8;
   return std::nullopt;
 }
 
 namespace {
 // The ISA masks nest (oneDNN's cpu_isa bits): AVX512_BF16 implies AVX512_CORE and VNNI.
-bool cpu_has_bf16() {
+bool cpu_has(dnnl::cpu_isa want) {
   auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-  return (isa & bf16) == bf16;
+  return (isa & static_cast<unsigned>(want)) == static_cast<unsigned>(want);
 }
 }  // namespace
 
@@ -45,8 +52,11 @@ std::optional<ConvAlgorithm> parse_conv_algorithm(const std::string& name) {
 
 Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const CompileOptions& options) {
   KILN_RETURN_IF_ERROR(g.verify());
-  if (options.precision == Precision::kBF16 && !cpu_has_bf16())
+  if (options.precision == Precision::kBF16 && !cpu_has(dnnl::cpu_isa::avx512_core_bf16))
     return unsupported("bf16 precision needs a CPU with AVX512_BF16 (vdpbf16ps); this one has not got it: use fp32");
+  // Without VNNI oneDNN's int8 kernels multiply in 16 bits and may saturate (and run no faster).
+  if (options.precision == Precision::kInt8 && !cpu_has(dnnl::cpu_isa::avx512_core_vnni))
+    return unsupported("int8 precision needs a CPU with AVX512_VNNI (vpdpbusd); this one has not got it: use fp32");
   auto plan = std::make_shared<Plan>();
   plan->options = options;
   CompileContext ctx(g, *plan);

@@ -20,9 +20,31 @@ int CompileContext::new_buffer(size_t bytes) {
   return static_cast<int>(plan_.buffers.size()) - 1;
 }
 
-md_t CompileContext::md(int v) const {
+md_t CompileContext::stored_md(int v) const {
   if (is_weight(v) || !values_[v].defined) return plain_md(shape(v));
   return values_[v].ref.md;
+}
+
+namespace {
+bool is_int8(const md_t& md) {
+  return md.data_type() == dnnl::memory::data_type::u8 || md.data_type() == dnnl::memory::data_type::s8;
+}
+}  // namespace
+
+md_t CompileContext::md(int v) const {
+  md_t m = stored_md(v);
+  if (is_int8(m)) m.data.data_type = dnnl_f32;  // same layout; strides count elements
+  return m;
+}
+
+TensorRef CompileContext::activation_scale(int v, bool inverse) {
+  WeightSlot slot;
+  slot.transform = WeightTransform::kActivationScale;
+  slot.input_scales = quant_.scales[v];
+  slot.inverse = inverse;
+  slot.source_tag = tag::a;
+  slot.packed_md = md_t({shape(v).size() >= 2 ? shape(v)[1] : 1}, dnnl::memory::data_type::f32, tag::a);
+  return weight(std::move(slot));
 }
 
 TensorRef CompileContext::read(int v, const md_t& want) {
@@ -46,9 +68,14 @@ TensorRef CompileContext::read(int v, const md_t& want) {
   TensorRef out;
   out.md = want;
   out.buffer = new_buffer(want.get_size());
-  auto pd = dnnl::reorder::primitive_desc(plan_.engine, s.ref.md, plan_.engine, want);
-  auto step = std::make_unique<PrimitiveStep>(
-      dnnl::reorder(pd), std::vector<std::pair<int, TensorRef>>{{DNNL_ARG_FROM, s.ref}, {DNNL_ARG_TO, out}});
+  std::vector<std::pair<int, TensorRef>> args{{DNNL_ARG_FROM, s.ref}, {DNNL_ARG_TO, out}};
+  dnnl::primitive_attr attr;
+  if (is_int8(s.ref.md) != is_int8(want)) {  // (de)quantizing: the scale comes with the weights
+    attr.set_output_scales(shape(v).size() >= 2 ? 1 << 1 : 0, {DNNL_RUNTIME_F32_VAL});  // per channel
+    args.emplace_back(DNNL_ARG_ATTR_OUTPUT_SCALES, activation_scale(v, /*inverse=*/is_int8(want)));
+  }
+  auto pd = dnnl::reorder::primitive_desc(plan_.engine, s.ref.md, plan_.engine, want, attr);
+  auto step = std::make_unique<PrimitiveStep>(dnnl::reorder(pd), std::move(args));
   step->name = g_.values[v].name;
   step->kind = "reorder";
   step->impl = pd.impl_info_str();
@@ -65,6 +92,7 @@ TensorRef CompileContext::define(int v, const md_t& md) {
   r.buffer = new_buffer(md.get_size());
   values_[v].ref = r;
   values_[v].defined = true;
+  if (plan_.options.keep_values) plan_.values.emplace_back(g_.values[v].name, r);
   return r;
 }
 
@@ -73,6 +101,7 @@ TensorRef CompileContext::define_alias(int v, const TensorRef& src, const md_t& 
   r.md = md;
   values_[v].ref = r;
   values_[v].defined = true;
+  if (plan_.options.keep_values) plan_.values.emplace_back(g_.values[v].name, r);
   return r;
 }
 
@@ -148,6 +177,7 @@ Status CompileContext::finish() {
     reqs[s].last_use = std::max(reqs[s].last_use, buffer_last_[b]);
   }
   for (size_t s = 0; s < n; ++s) {
+    if (plan_.options.keep_values && used[s]) reqs[s].first_use = 0, reqs[s].last_use = end;
     reqs[s].size = used[s] ? storage_bytes_[s] : 0;
     if (!used[s]) reqs[s].first_use = reqs[s].last_use = 0;
   }

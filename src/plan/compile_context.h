@@ -6,6 +6,7 @@
 
 #include "plan/layout.h"
 #include "plan/plan.h"
+#include "plan/quantization.h"
 
 namespace kiln {
 
@@ -13,6 +14,7 @@ class CompileContext {
  public:
   CompileContext(const Graph& g, Plan& plan) : g_(g), plan_(plan), values_(g.values.size()) {
     plan_.scratchpad_buffer = new_buffer(0);
+    if (plan_.options.precision == Precision::kInt8) quant_ = analyse_quantization(g);
   }
 
   const Graph& graph() const { return g_; }
@@ -21,11 +23,20 @@ class CompileContext {
   const Shape& shape(int v) const { return g_.values[v].shape; }
   bool is_weight(int v) const { return g_.values[v].kind == ValueKind::kWeight; }
 
-  // The layout value `v` currently has (activations and inputs; weights are plain).
+  // The layout value `v` currently has (activations and inputs; weights are plain), as real
+  // numbers: a quantized (uint8) activation shows as fp32 in its layout, so an op that knows
+  // nothing of quantization reads it through a dequantizing reorder.
   md_t md(int v) const;
-  // `v` in layout `want`: the value itself, or a reorder of it (made once and reused).
+  // The layout and type `v` is stored in (uint8 for quantized activations).
+  md_t stored_md(int v) const;
+  // `v` in layout `want`: the value itself, or a reorder of it (made once and reused);
+  // converting to or from uint8 scales by the activation's calibrated scale.
   // A weight yields a weight slot packed to `want`.
   TensorRef read(int v, const md_t& want);
+  // int8 plans: non-negativity and scales of the graph's values (else empty).
+  const QuantizationInfo& quantization() const { return quant_; }
+  // The [C] weight slot holding v's per-channel scales (or their inverses).
+  TensorRef activation_scale(int v, bool inverse);
   TensorRef read_as_is(int v) { return read(v, md(v)); }
   // Gives activation `v` storage of its own in layout `md`.
   TensorRef define(int v, const md_t& md);
@@ -70,6 +81,7 @@ class CompileContext {
 
   const Graph& g_;
   Plan& plan_;
+  QuantizationInfo quant_;
   std::vector<ValueState> values_;
   std::vector<size_t> storage_bytes_;
   std::vector<int> storage_first_, storage_last_;

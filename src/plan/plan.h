@@ -18,6 +18,7 @@
 
 #include "graph/graph.h"
 #include "kiln/compile_options.h"
+#include "plan/quantization.h"
 
 namespace kiln {
 
@@ -26,6 +27,12 @@ class Weights;
 struct CompileOptions {
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
   Precision precision = Precision::kF32;
+  // Gives every activation storage of its own for the whole run and lists them in
+  // Plan::values, so that all of them can be read after a run (calibration).
+  bool keep_values = false;
+  // int8: convolutions (by node name) that stay fp32, chosen by kiln quantize where int8
+  // moved the output too far (recorded in the calibration).
+  std::vector<std::string> fp32_layers;
 };
 
 // Where a tensor lives at run time: in a buffer of the arena, or in a weight slot.
@@ -50,6 +57,15 @@ enum class WeightTransform : uint8_t {
   kConvBias,      // bias (or zeros) adjusted by a folded batch norm if present
   kUpsampledConvWeights,  // as kConvWeights, then the 2x2 kernel -> the kernel of output
                           // phase `phase` of ConvAttrs::reads_upsampled_2x
+  // int8 convolutions (sources: weights, then a folded batch norm's four; `bias_source`;
+  // `upsampled`: phase `phase` of an upsampled conv). The input's per-channel scales
+  // s_in[c] (plan/quantization.h) are folded into the weights, w'[m, c] = w[m, c] * s_in[c],
+  // which are quantized per output channel with ws[m] = max|w'[m]| / 127; the output's
+  // scales are s_out[m] (1 when the output is fp32).
+  kConvWeightsS8,  // round(w' / ws[m])
+  kConvBiasS8,     // b / ws[m]: the accumulator's units, where oneDNN adds the bias
+  kConvScalesS8,   // ws[m] / s_out[m], as a [1, M, 1, 1] binary-mul post-op operand
+  kActivationScale,  // [C]: s_in[c], or 1 / s_in[c] when `inverse` (quantizing)
 };
 
 struct WeightSlot {
@@ -64,6 +80,11 @@ struct WeightSlot {
   float bn_epsilon = 0.0f;
   int64_t out_channels = 0;  // for the batch-norm transforms
   int phase = 0;             // kUpsampledConvWeights: output row parity * 2 + column parity
+  // The int8 transforms (see WeightTransform).
+  bool upsampled = false;    // kConv*S8 of an upsampled conv's phase `phase`
+  std::string bias_source;   // kConv*S8: the bias ("" for none)
+  std::vector<ScaleSegment> input_scales, output_scales;  // output_scales empty: fp32 output
+  bool inverse = false;
   // The reorder from the plain source layout to `packed_md`, made once with the plan so that
   // packing another model's weights only executes it (creating 50 reorders per pack cost
   // as much as the copying).
@@ -115,6 +136,8 @@ struct Plan {
   CompileOptions options;
   double flops = 0;
   size_t weight_bytes = 0;  // packed weight bytes a weight pack for this plan holds
+  // With CompileOptions::keep_values: every activation by name, where it is after a run.
+  std::vector<std::pair<std::string, TensorRef>> values;
 
   // The address of a tensor in this arena / weight pack.
   void* address(const TensorRef& r, uint8_t* arena, const Weights& w) const;

@@ -4,6 +4,7 @@
 
 #include "core/memory.h"
 #include "plan/layout.h"
+#include "plan/quantization.h"
 #include "weights/storage_pool.h"
 #include "weights/weights.h"
 
@@ -47,6 +48,8 @@ Expected<BnFold> bn_fold(const RawWeights& raw, const WeightSlot& s) {
   return f;
 }
 
+Expected<Tensor> int8_source(const RawWeights& raw, const WeightSlot& s);
+
 // The slot's contents in plain layout, recipe applied.
 Expected<Tensor> plain_source(const RawWeights& raw, const WeightSlot& s) {
   switch (s.transform) {
@@ -88,6 +91,11 @@ Expected<Tensor> plain_source(const RawWeights& raw, const WeightSlot& s) {
       }
       return out;
     }
+    case WeightTransform::kConvWeightsS8:
+    case WeightTransform::kConvBiasS8:
+    case WeightTransform::kConvScalesS8:
+    case WeightTransform::kActivationScale:
+      return int8_source(raw, s);
     case WeightTransform::kConvBias: {
       Tensor b = Tensor::zeros(DType::kF32, {s.out_channels});
       if (!s.sources[0].empty()) {
@@ -102,6 +110,97 @@ Expected<Tensor> plain_source(const RawWeights& raw, const WeightSlot& s) {
     }
   }
   return internal_error("unknown weight transform");
+}
+
+// Per-channel activation scales from the calibration's clipping points: clip / 255 (uint8,
+// zero point 0); 1 for an activation that was always zero.
+Expected<std::vector<float>> activation_scales(const RawWeights& raw, const std::vector<ScaleSegment>& segments) {
+  std::vector<float> scales;
+  for (const ScaleSegment& seg : segments) {
+    const Tensor* t = raw.find(calibration_tensor_name(seg.value));
+    if (!t)
+      return not_found("int8 weights need the calibrated range of activation '" + seg.value +
+                       "', which the calibration lacks (make one for this model with kiln quantize)");
+    if (t->dtype() != DType::kF32 || t->elements() < seg.first + seg.count)
+      return invalid_argument("the calibration of activation '" + seg.value + "' has " + std::to_string(t->elements()) +
+                              " channels; the model's has " + std::to_string(seg.first + seg.count) +
+                              " (a calibration of another model?)");
+    // One scale per activation, from its widest channel's clipping point. (Each channel's
+    // own scale, folded into the next layer's weights, measured worse on the demo models:
+    // it moves the rounding error of narrow channels into coarser weights.) Segments of
+    // different activations (a concat's inputs) keep their own scales.
+    Tensor clips = t->aligned();
+    float widest = 0.0f;
+    for (int64_t c = 0; c < t->elements(); ++c) widest = std::max(widest, clips.data<float>()[c]);
+    scales.insert(scales.end(), static_cast<size_t>(seg.count), widest > 0.0f ? widest / 255.0f : 1.0f);
+  }
+  return scales;
+}
+
+// The conv's fp32 weights (batch norm folded; the phase kernel of an upsampled conv) with the
+// input's channel scales folded in, and their per-output-channel int8 scales max|w'[m]| / 127.
+struct FoldedConv {
+  Tensor weights;
+  std::vector<float> scales;
+};
+
+Expected<FoldedConv> folded_conv(const RawWeights& raw, const WeightSlot& s) {
+  WeightSlot f = s;
+  f.transform = s.upsampled ? WeightTransform::kUpsampledConvWeights : WeightTransform::kConvWeights;
+  KILN_ASSIGN_OR_RETURN(Tensor w, plain_source(raw, f));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> s_in, activation_scales(raw, s.input_scales));
+  FoldedConv c{w.aligned().clone(), {}};
+  const Shape& shape = c.weights.shape();  // [M, C, kh, kw]
+  const int64_t cin = shape[1], taps = shape[2] * shape[3];
+  if (static_cast<int64_t>(s_in.size()) != cin)
+    return internal_error("int8 weights of " + s.describe() + ": " + std::to_string(s_in.size()) +
+                          " input scales for " + std::to_string(cin) + " channels");
+  float* p = c.weights.data<float>();
+  for (int64_t m = 0; m < shape[0]; ++m) {
+    float max = 0.0f;
+    for (int64_t ci = 0; ci < cin; ++ci)
+      for (int64_t k = 0; k < taps; ++k) {
+        float& x = p[(m * cin + ci) * taps + k];
+        x *= s_in[static_cast<size_t>(ci)];
+        max = std::max(max, std::fabs(x));
+      }
+    c.scales.push_back(max > 0.0f ? max / 127.0f : 1.0f);
+  }
+  return c;
+}
+
+Expected<Tensor> int8_source(const RawWeights& raw, const WeightSlot& s) {
+  if (s.transform == WeightTransform::kActivationScale) {
+    KILN_ASSIGN_OR_RETURN(std::vector<float> scales, activation_scales(raw, s.input_scales));
+    Tensor t = Tensor::zeros(DType::kF32, {static_cast<int64_t>(scales.size())});
+    for (size_t c = 0; c < scales.size(); ++c) t.data<float>()[c] = s.inverse ? 1.0f / scales[c] : scales[c];
+    return t;
+  }
+  KILN_ASSIGN_OR_RETURN(FoldedConv c, folded_conv(raw, s));
+  const int64_t m_count = s.out_channels;
+  if (s.transform == WeightTransform::kConvWeightsS8) {
+    // Whole numbers in [-127, 127]; the packing reorder converts them to int8 exactly.
+    const int64_t per = c.weights.elements() / m_count;
+    float* p = c.weights.data<float>();
+    for (int64_t m = 0; m < m_count; ++m)
+      for (int64_t i = 0; i < per; ++i) p[m * per + i] = std::nearbyint(p[m * per + i] / c.scales[m]);
+    return c.weights;
+  }
+  if (s.transform == WeightTransform::kConvBiasS8) {
+    WeightSlot b = s;
+    b.transform = WeightTransform::kConvBias;
+    b.sources[0] = s.bias_source;
+    b.source_shapes[0] = {m_count};
+    KILN_ASSIGN_OR_RETURN(Tensor bias, plain_source(raw, b));
+    Tensor out = bias.aligned().clone();
+    for (int64_t m = 0; m < m_count; ++m) out.data<float>()[m] /= c.scales[m];
+    return out;
+  }
+  std::vector<float> s_out(static_cast<size_t>(m_count), 1.0f);
+  if (!s.output_scales.empty()) { KILN_ASSIGN_OR_RETURN(s_out, activation_scales(raw, s.output_scales)); }
+  Tensor out = Tensor::zeros(DType::kF32, {1, m_count, 1, 1});
+  for (int64_t m = 0; m < m_count; ++m) out.data<float>()[m] = c.scales[m] / s_out[static_cast<size_t>(m)];
+  return out;
 }
 
 }  // namespace

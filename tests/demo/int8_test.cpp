@@ -1,0 +1,238 @@
+// int8 inference on the committed demo models (U-Net-8, 512x512), against fp32 (the
+// reference, itself checked against PyTorch elsewhere): calibration, int8 plans that share
+// one plan across models, agreement of the masks, and the errors of a missing, corrupt or
+// mismatched calibration.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "kiln/calibration.h"
+#include "kiln/demo.h"
+#include "kiln/engine.h"
+#include "kiln/model.h"
+#include "test_util.h"
+
+namespace kiln::demo {
+namespace {
+
+using std::chrono::seconds;
+
+std::string demo_dir() { return kiln::testing::source_path("models/demo"); }
+std::string demo_model() { return demo_dir() + "/unet.onnx"; }
+std::string weights_of(const std::string& texture) { return demo_dir() + "/" + texture + ".safetensors"; }
+
+bool has_vnni() {
+  auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto want = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
+  return (isa & want) == want;
+}
+
+std::string temp_dir() {
+  auto d = std::filesystem::temp_directory_path() / ("kiln_int8_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+std::vector<Tensor> images(Texture t, uint64_t first_seed, int n) {
+  std::vector<Tensor> out;
+  for (int i = 0; i < n; ++i) out.push_back(generate(t, first_seed + static_cast<uint64_t>(i)).image);
+  return out;
+}
+
+// Calibrates `texture`'s weights on four images and writes the calibration next to nothing
+// (a temporary file), returning its path.
+std::string calibrate_texture(const std::string& texture, Texture t) {
+  CalibrationOptions co;
+  co.weights = weights_of(texture);
+  auto c = calibrate(demo_model(), images(t, 7000, 4), co);
+  EXPECT_TRUE(c) << c.error().message();
+  std::string path = temp_dir() + "/" + texture + ".calibration.json";
+  EXPECT_TRUE(save_calibration(*c, path));
+  return path;
+}
+
+#define SKIP_WITHOUT_INT8()                                                         \
+  if (!std::filesystem::exists(demo_model())) GTEST_SKIP() << "no demo models";     \
+  if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX512_VNNI: int8 is refused"
+
+TEST(Calibration, RecordsEveryActivationsRangePerChannel) {
+  SKIP_WITHOUT_INT8();
+  std::vector<Tensor> imgs = images(Texture::kSpeckle, 7000, 2);
+  CalibrationOptions co;
+  co.weights = weights_of("speckle");
+  auto c = calibrate(demo_model(), imgs, co);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->images, 2);
+  // The input's range is the images' own: an independent check of what was read.
+  float want = 0;
+  for (const Tensor& t : imgs)
+    for (int64_t i = 0; i < t.elements(); ++i) want = std::max(want, t.data<float>()[i]);
+  ASSERT_EQ(c->max.count("image"), 1u);
+  EXPECT_FLOAT_EQ(c->max.at("image")[0], want);
+  // Every activation the int8 plan reads has one range per channel; a clip lies in [0, max].
+  EXPECT_GE(c->max.size(), 20u);
+  for (const auto& [name, max] : c->max) {
+    ASSERT_EQ(c->clip.at(name).size(), max.size()) << name;
+    for (size_t k = 0; k < max.size(); ++k) {
+      EXPECT_GE(c->clip.at(name)[k], 0.0f) << name;
+      EXPECT_LE(c->clip.at(name)[k], std::max(max[k], 0.0f) * 1.0001f) << name;
+    }
+  }
+  // A save/load round trip keeps it.
+  std::string path = temp_dir() + "/roundtrip.json";
+  ASSERT_TRUE(save_calibration(*c, path));
+  auto back = load_calibration(path);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->max, c->max);
+  EXPECT_EQ(back->clip, c->clip);
+  EXPECT_EQ(back->fingerprint, c->fingerprint);
+}
+
+TEST(Int8, AgreesWithFp32OnTheDemoModels) {
+  SKIP_WITHOUT_INT8();
+  int close = 0;  // models whose masks agree to the 0.98
+  for (int k = 0; k < kTextureCount; ++k) {
+    auto t = static_cast<Texture>(k);
+    std::string name = texture_name(t);
+    ModelOptions opt;
+    opt.weights = weights_of(name);
+    auto fp32 = Model::load(demo_model(), opt);
+    ASSERT_TRUE(fp32) << fp32.error().message();
+    opt.precision = Precision::kInt8;
+    opt.calibration = calibrate_texture(name, t);
+    auto int8 = Model::load(demo_model(), opt);
+    ASSERT_TRUE(int8) << int8.error().message();
+    // Really int8: most convolutions run VNNI kernels.
+    Sample probe = generate(t, 424242);
+    auto profile = int8->profile({probe.image});
+    ASSERT_TRUE(profile);
+    int int8_convs = 0;
+    for (const StepProfile& p : *profile) int8_convs += p.kind.rfind("conv.int8", 0) == 0;
+    EXPECT_GE(int8_convs, 12) << name;
+
+    // Held-out images (not the calibration's).
+    double inter = 0, uni = 0, sum_abs = 0, count = 0;
+    for (const Tensor& image : images(t, 500, 2)) {
+      auto a = fp32->run({image});
+      auto b = int8->run({image});
+      ASSERT_TRUE(a && b);
+      const float* pa = (*a)[0].data<float>();
+      const float* pb = (*b)[0].data<float>();
+      for (int64_t i = 0; i < (*a)[0].elements(); ++i) {
+        inter += pa[i] > 0.5f && pb[i] > 0.5f;
+        uni += pa[i] > 0.5f || pb[i] > 0.5f;
+        sum_abs += std::fabs(pa[i] - pb[i]);
+        ++count;
+      }
+    }
+    double iou = uni > 0 ? inter / uni : 1.0;
+    std::printf("[int8] %-14s mask IoU vs fp32 %.4f, mean |p_int8 - p_fp32| %.2e (%d int8 convolutions)\n", name.c_str(),
+                iou, sum_abs / count, int8_convs);
+    // Measured 0.986-0.997, and 0.93 for wood_grain, whose masks have wide uncertain
+    // borders (BENCHMARKS.md): the 0.98 is not met by every model.
+    EXPECT_GE(iou, 0.9) << name;
+    close += iou >= 0.98;
+    EXPECT_LT(sum_abs / count, 5e-3) << name;
+    EXPECT_GT(sum_abs, 0.0) << name << ": identical to fp32, so not quantized";
+  }
+  EXPECT_GE(close, kTextureCount - 1);
+}
+
+TEST(Int8, ModelsOfOneArchitectureShareTheInt8Plan) {
+  SKIP_WITHOUT_INT8();
+  EngineOptions eo;
+  eo.precision = Precision::kInt8;
+  Engine engine(eo);
+  ASSERT_TRUE(engine.load("speckle", {.model = demo_model(), .weights = weights_of("speckle"),
+                                      .calibration = calibrate_texture("speckle", Texture::kSpeckle)}));
+  ASSERT_TRUE(engine.wait_ready("speckle", seconds(60)));
+  ASSERT_TRUE(engine.load("leather", {.model = demo_model(), .weights = weights_of("leather"),
+                                      .calibration = calibrate_texture("leather", Texture::kLeather)}));
+  ASSERT_TRUE(engine.wait_ready("leather", seconds(60)));
+  auto st = engine.status("leather");
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->plan_shared);
+  // Each runs with its own weights and scales: the same as a Model of its own.
+  Tensor image = generate(Texture::kLeather, 501).image;
+  auto from_engine = engine.run("leather", {image});
+  ModelOptions opt;
+  opt.weights = weights_of("leather");
+  opt.precision = Precision::kInt8;
+  opt.calibration = temp_dir() + "/leather.calibration.json";
+  auto alone = Model::load(demo_model(), opt);
+  ASSERT_TRUE(from_engine && alone);
+  auto want = alone->run({image});
+  ASSERT_TRUE(want);
+  EXPECT_EQ(kiln::testing::max_abs_diff((*from_engine)[0], (*want)[0]), 0.0);
+}
+
+TEST(Int8, CalibrationErrorsAreClearAndLeaveLoadedModelsServing) {
+  SKIP_WITHOUT_INT8();
+  ModelOptions opt;
+  opt.weights = weights_of("concrete");
+  opt.precision = Precision::kInt8;
+  opt.calibration = temp_dir() + "/absent.json";
+  auto missing = Model::load(demo_model(), opt);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("kiln quantize"), std::string::npos) << missing.error().message();
+
+  std::string good = calibrate_texture("concrete", Texture::kConcrete);
+  std::string corrupt = temp_dir() + "/corrupt.json";
+  std::ofstream(corrupt) << "{\"format\": \"kiln-calibration\", \"version\": 1, \"max\": [";
+  opt.calibration = corrupt;
+  auto bad = Model::load(demo_model(), opt);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("not a valid calibration"), std::string::npos) << bad.error().message();
+
+  // One activation's range missing (as in a calibration of another model): named.
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(good));
+  std::string dropped = "/enc3/relu_1/Relu_output_0";
+  ASSERT_TRUE(j["clip"].contains(dropped));
+  j["clip"].erase(dropped);
+  std::string partial = temp_dir() + "/partial.json";
+  std::ofstream(partial) << j.dump();
+  opt.calibration = partial;
+  auto lacking = Model::load(demo_model(), opt);
+  ASSERT_FALSE(lacking);
+  EXPECT_NE(lacking.error().message().find(dropped), std::string::npos) << lacking.error().message();
+
+  // In an engine: the failed load fails alone.
+  EngineOptions eo;
+  eo.precision = Precision::kInt8;
+  Engine engine(eo);
+  ASSERT_TRUE(engine.load("good", {.model = demo_model(), .weights = weights_of("concrete"), .calibration = good}));
+  ASSERT_TRUE(engine.wait_ready("good", seconds(60)));
+  ASSERT_TRUE(engine.load("bad", {.model = demo_model(), .weights = weights_of("concrete"), .calibration = partial}));
+  EXPECT_FALSE(engine.wait_ready("bad", seconds(60)));
+  auto bad_status = engine.status("bad");
+  ASSERT_TRUE(bad_status);
+  EXPECT_EQ(bad_status->state, ModelState::kFailed);
+  EXPECT_NE(bad_status->error.find(dropped), std::string::npos) << bad_status->error;
+  EXPECT_TRUE(engine.run("good", {generate(Texture::kConcrete, 1).image}));
+}
+
+TEST(Int8, QuantizeCommandCalibratesAndChecks) {
+  SKIP_WITHOUT_INT8();
+  std::string dir = temp_dir() + "/cli_images";
+  std::filesystem::create_directories(dir);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(write_mask_png(dir + "/" + std::to_string(i) + ".png", generate(Texture::kSpeckle, 7100 + i).image, -1));
+  std::string out = temp_dir() + "/cli.calibration.json";
+  auto r = kiln::testing::run_cli("quantize " + demo_model() + " --weights " + weights_of("speckle") +
+                                  " --calibration " + dir + " -o " + out + " --target-iou 0");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("mask IoU"), std::string::npos) << r.output;
+  auto c = load_calibration(out);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->images, 3);
+  auto none = kiln::testing::run_cli("quantize " + demo_model() + " --calibration " + temp_dir() + "/no_such_dir");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.output.find("does not exist"), std::string::npos) << none.output;
+}
+
+}  // namespace
+}  // namespace kiln::demo
