@@ -2,7 +2,7 @@
 # Compare kiln with ONNX Runtime, LibTorch (TorchScript) and OpenCV DNN on the classic U-Net.
 #
 #   bench/compare_peers.sh [--models "unet16 unet64"] [--sizes "256 512"] [--batches "1 4"]
-#                          [--runs 10] [--big-runs 3] [--threads 2] [--kiln "direct winograd bf16"]
+#                          [--runs 10] [--big-runs 3] [--threads 2] [--kiln "direct winograd bf16 int8"]
 #                          [--peers "ort torch opencv"] [--skip RULE]... [--timeout 1200] [--retries 1]
 #                          [--torch-malloc tuned|default|both] [--append] [--regen] [--table-only]
 #
@@ -12,7 +12,8 @@
 #    ones, plus the traced TorchScript; the weights are those of make_unet.py --seed 0 at 256x256,
 #    the same in every shape) and bench/models/inputs/input_Nx1xSxS.npy (fixed seed);
 #  - runs, strictly one after another and each in a fresh process: `kiln bench` per --kiln
-#    variant (direct, winograd, auto: --conv; bf16: --precision bf16) and `kiln run` to save
+#    variant (direct, winograd, auto: --conv; bf16, int8: --precision; int8 first calibrates with
+#    `kiln quantize` on the bench input itself, written next to the model) and `kiln run` to save
 #    kiln's output, then bench/ort/bench_ort.js, bench/peers/bench_torch.py
 #    and bench/peers/bench_opencv.py, each fed the same input .npy and saving its output;
 #  - compares every output with kiln's (direct, fp32) and flags max |diff| > 1e-3 (0.1 for bf16).
@@ -47,7 +48,7 @@ THREADS=2
 MODELS="unet16 unet64"
 SIZES="256 512"
 BATCHES="1 4"
-CONVS="direct winograd bf16"
+CONVS="direct winograd bf16 int8"
 PEERS="ort torch opencv"
 SKIPS=()
 TIMEOUT=1200
@@ -84,7 +85,7 @@ for v in RUNS BIG_RUNS THREADS TIMEOUT RETRIES; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "--$(echo "$v" | tr 'A-Z_' 'a-z-') must be a whole number, got '${!v}'"
 done
 for p in $PEERS; do [[ "$p" =~ ^(ort|torch|opencv)$ ]] || die "unknown peer '$p' (ort, torch, opencv)"; done
-for c in $CONVS; do [[ "$c" =~ ^(direct|winograd|auto|bf16)$ ]] || die "unknown --kiln variant '$c' (direct, winograd, auto, bf16)"; done
+for c in $CONVS; do [[ "$c" =~ ^(direct|winograd|auto|bf16|int8)$ ]] || die "unknown --kiln variant '$c' (direct, winograd, auto, bf16, int8)"; done
 for s in $SIZES; do [[ "$s" =~ ^[0-9]+$ && $((s % 16)) -eq 0 ]] || die "sizes must be multiples of 16, got '$s'"; done
 for b in $BATCHES; do [[ "$b" =~ ^[1-9][0-9]*$ ]] || die "batches must be positive, got '$b'"; done
 [[ "$TORCH_MALLOC" =~ ^(tuned|default|both)$ ]] || die "--torch-malloc is tuned, default or both"
@@ -225,11 +226,17 @@ for M in $MODELS; do
       for conv in $CONVS; do
         rt="kiln"; [[ "$conv" == direct ]] || rt="kiln-$conv"
         case "$conv" in
-          bf16) variant=(--precision bf16) ;;
+          bf16|int8) variant=(--precision "$conv") ;;
           *) variant=(--conv "$conv") ;;
         esac
         why="$(skip_reason kiln "$M" "$S" "$B")"
         if [[ -n "$why" ]]; then skipped_row "$rt" "$why"; continue; fi
+        if [[ "$conv" == int8 ]]; then
+          mkdir -p "$OUTDIR/calibration" && cp "$INPUT" "$OUTDIR/calibration/"
+          flock "$LOCK" "$KILN" quantize "$DIR/model.onnx" --calibration "$OUTDIR/calibration" --target-iou 0 \
+            --check-images 0 --threads "$THREADS" > "$OUTDIR/quantize.log" 2>&1 ||
+            echo "  kiln quantize failed (see $OUTDIR/quantize.log)" >&2
+        fi
         bench_row "$rt" -- "$KILN" bench "$DIR/model.onnx" --input-shape "$SHAPE" --runs "$NRUNS" \
           --threads "$THREADS" "${variant[@]}" --json
         # kiln bench does not save outputs: one more fresh process for kiln's output on the input.
