@@ -1,8 +1,7 @@
 // Calibration: the fp32 plan compiled with keep_values (every activation keeps its own
-// storage to the end of the run), run on each image; the largest value of each activation
-// is read straight from the arena (in whatever layout it has: blocked layouts pad with
-// zeros, which cannot raise a maximum that matters, since only non-negative activations are
-// quantized).
+// storage to the end of the run), run on each image; each activation is read from the arena
+// (reordered to plain NCHW, so that its channels can be told apart), twice over the images:
+// per-channel maxima, then histograms for the clipping points.
 #include "kiln/calibration.h"
 
 #include <nlohmann/json.hpp>
@@ -21,9 +20,17 @@ namespace kiln {
 
 namespace {
 
+struct ValueReader {
+  std::string name;
+  TensorRef ref;
+  md_t plain;
+  dnnl::reorder to_plain;
+};
+
 struct CalibrationPlan {
   std::shared_ptr<const Plan> plan;
   std::shared_ptr<const Weights> weights;
+  std::vector<ValueReader> readers;
 };
 
 Expected<CalibrationPlan> calibration_plan(const std::string& path, const Shape& shape, const CalibrationOptions& o,
@@ -40,15 +47,19 @@ Expected<CalibrationPlan> calibration_plan(const std::string& path, const Shape&
   co.keep_values = true;
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, compile_plan(m.graph, co));
   fingerprint_out = fingerprint_hex(plan->fingerprint);
-  WeightSignature sig = weight_signature(m.graph);
-  RawWeights raw;
-  if (!o.weights.empty()) {
-    KILN_ASSIGN_OR_RETURN(raw, read_weight_file(o.weights, o.name_map, m.graph, sig, io.input_shapes));
-  } else {
-    for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
-  }
+  KILN_ASSIGN_OR_RETURN(RawWeights raw,
+                        model_or_file_weights(m, o.weights, o.name_map, weight_signature(m.graph), io.input_shapes));
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Weights> w, pack(*plan, raw));
-  return CalibrationPlan{plan, w};
+  CalibrationPlan cp{plan, w, {}};
+  // Each fp32 activation, reordered to plain NCHW to be read channel by channel: the
+  // reorders are made here once, not per image.
+  for (const auto& [name, ref] : plan->values) {
+    const auto dims = ref.md.dims();
+    if (ref.md.data_type() != dnnl::memory::data_type::f32 || dims.empty()) continue;
+    md_t plain(dims, dnnl::memory::data_type::f32, plain_tag(dims.size()));
+    cp.readers.push_back({name, ref, plain, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), ref.md, cpu_engine(), plain))});
+  }
+  return cp;
 }
 
 }  // namespace
@@ -89,12 +100,11 @@ float mse_optimal_clip(const ChannelStats& s) {
 }
 
 // An activation in plain NCHW (or [N, C, ...]) fp32, from wherever the plan keeps it.
-const std::vector<float>& plain_values(const TensorRef& ref, const void* data, std::vector<float>& buffer) {
-  md_t plain(ref.md.dims(), dnnl::memory::data_type::f32, plain_tag(ref.md.dims().size()));
-  buffer.resize(plain.get_size() / sizeof(float));
-  dnnl::stream stream(cpu_engine());
-  dnnl::memory from(ref.md, cpu_engine(), const_cast<void*>(data)), to(plain, cpu_engine(), buffer.data());
-  dnnl::reorder(from, to).execute(stream, from, to);
+const std::vector<float>& plain_values(const ValueReader& r, void* data, dnnl::stream& stream,
+                                       std::vector<float>& buffer) {
+  buffer.resize(r.plain.get_size() / sizeof(float));
+  dnnl::memory from(r.ref.md, cpu_engine(), data), to(r.plain, cpu_engine(), buffer.data());
+  r.to_plain.execute(stream, from, to);
   stream.wait();
   return buffer;
 }
@@ -108,6 +118,7 @@ Expected<Calibration> calibrate(const std::string& model_path, const std::vector
   std::map<Shape, CalibrationPlan> plans;  // one per image shape
   std::map<std::string, std::vector<ChannelStats>> stats;
   std::vector<float> buffer;
+  dnnl::stream stream(cpu_engine());
   Runner runner;
   const size_t steps = images.size() * 2;
   for (int pass = 0; pass < 2; ++pass) {
@@ -128,14 +139,13 @@ Expected<Calibration> calibrate(const std::string& model_path, const std::vector
       const Plan& plan = *it->second.plan;
       auto out = runner.run(plan, *it->second.weights, {image});
       if (!out) return context(out.error());
-      for (const auto& [name, ref] : plan.values) {
-        const auto dims = ref.md.dims();
-        if (ref.md.data_type() != dnnl::memory::data_type::f32 || dims.empty()) continue;
+      for (const ValueReader& r : it->second.readers) {
+        const auto dims = r.plain.dims();
         const std::vector<float>& v =
-            plain_values(ref, plan.address(ref, const_cast<uint8_t*>(runner.arena()), *it->second.weights), buffer);
+            plain_values(r, plan.address(r.ref, const_cast<uint8_t*>(runner.arena()), *it->second.weights), stream, buffer);
         const int64_t n = dims[0], ch = dims.size() >= 2 ? dims[1] : 1;
         const int64_t plane = static_cast<int64_t>(v.size()) / std::max<int64_t>(n * ch, 1);
-        std::vector<ChannelStats>& st = stats[name];
+        std::vector<ChannelStats>& st = stats[r.name];
         st.resize(static_cast<size_t>(ch));
         for (int64_t b = 0; b < n; ++b)
           for (int64_t k = 0; k < ch; ++k) {

@@ -116,16 +116,16 @@ struct Engine::Impl {
     e.changed.notify_all();
   }
 
-  // `calibration`: the calibration file of these weights, read in int8 engines.
+  // `calibration`: the calibration of these weights, for int8 plans (else null).
   Expected<std::shared_ptr<const Weights>> pack_with_cache(const Architecture& arch, const std::string& key_text,
-                                                           const RawWeights& raw, const std::string& calibration,
+                                                           const RawWeights& raw, const Calibration* calibration,
                                                            bool& from_cache, uint64_t& key) {
     PackCache cache{opt.cache_dir, opt.cache_limit_bytes};
-    if (arch.plan->options.precision != Precision::kInt8)
+    if (!calibration)
       return pack_cached(cache, *arch.plan, raw, arch.signature.names, key_text, from_cache, key, arch.storage.get());
     RawWeights with = raw;
     std::vector<std::string> names = arch.signature.names;
-    KILN_RETURN_IF_ERROR(add_calibration(calibration, arch.plan->options, with, names));
+    KILN_RETURN_IF_ERROR(add_calibration(*calibration, arch.plan->options, with, names));
     return pack_cached(cache, *arch.plan, with, names, key_text, from_cache, key, arch.storage.get());
   }
   struct Prepared {
@@ -163,8 +163,12 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e,
   CompileOptions co;
   co.conv_algorithm = opt.conv_algorithm;
   co.precision = opt.precision;
+  // int8: the calibration of the weights being packed (the load's, or those swapped in since).
+  std::optional<Calibration> calibration;
   if (co.precision == Precision::kInt8) {
-    KILN_ASSIGN_OR_RETURN(co.fp32_layers, calibration_fp32_layers(calibration_path(e.spec.calibration, e.spec.model, e.spec.weights)));
+    bool swapped = e.weight_file != e.spec.weights;
+    KILN_ASSIGN_OR_RETURN(calibration, weights_calibration(swapped ? "" : e.spec.calibration, e.spec.model, e.weight_file));
+    co.fp32_layers = calibration->fp32_layers;
   }
   std::string key = architecture_key(m.graph, co);
   double import_ms = ms_since(t0);
@@ -215,10 +219,8 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e,
     KILN_ASSIGN_OR_RETURN(raw, read_weight_file(e.weight_file, e.weight_name_map, m.graph, arch->signature, shapes));
   }
   if (!weights) {
-    // The load's calibration goes with the load's weights; swapped-in weights bring their own.
-    std::string cal = e.weight_file == e.spec.weights ? calibration_path(e.spec.calibration, e.spec.model, e.spec.weights)
-                                                      : calibration_path("", e.spec.model, e.weight_file);
-    KILN_ASSIGN_OR_RETURN(weights, pack_with_cache(*arch, key, raw, cal, from_cache, content_key));
+    KILN_ASSIGN_OR_RETURN(weights, pack_with_cache(*arch, key, raw, calibration ? &*calibration : nullptr, from_cache,
+                                                   content_key));
   }
   p.pack_ms = ms_since(tp);
   p.import_ms = import_ms;
@@ -452,9 +454,13 @@ Status Engine::load_weights(const std::string& name, const std::string& path,
     from_cache = true;
   } else {
     KILN_ASSIGN_OR_RETURN(RawWeights raw, read_weight_file(path, name_map, *graph, arch->signature, shapes));
+    std::optional<Calibration> calibration;  // int8: the new weights bring their own, "<path>.calibration.json"
+    if (arch->plan->options.precision == Precision::kInt8) {
+      KILN_ASSIGN_OR_RETURN(calibration, weights_calibration("", path, path));
+    }
     KILN_ASSIGN_OR_RETURN(weights, impl_->runners->execute([&](Runner&) {
       return impl_->pack_with_cache(*arch, architecture_key(*graph, arch->plan->options), raw,
-                                    calibration_path("", path, path), from_cache, key);
+                                    calibration ? &*calibration : nullptr, from_cache, key);
     }));
   }
   std::lock_guard<std::mutex> lock(e->mu);

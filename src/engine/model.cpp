@@ -35,6 +35,7 @@ struct Model::Impl {
   ModelOptions options;
   CompileOptions compile_options;
   WeightSignature signature;
+  std::optional<Calibration> calibration;  // int8: read once at load
   bool channels_last = false;  // TensorFlow and Keras models take NHWC
   ShapePlans<ShapePlan> shape_plans{4};  // sized from the options at load
 
@@ -45,28 +46,17 @@ namespace {
 
 bool is_pack_file(const std::string& path) { return path.size() > 4 && path.compare(path.size() - 4, 4, ".kwp") == 0; }
 
-// The raw weights `m`'s plans pack: its own initializers, or those of options.weights.
-Expected<RawWeights> raw_weights(const ImportedModel& m, const ModelOptions& options, const WeightSignature& sig,
-                                 const std::map<std::string, Shape>& shapes) {
+// The raw weights `m`'s plans pack: its own initializers, or those of options.weights, and
+// in int8 the calibration's tensors. `names`: what a pack cache key hashes.
+Expected<RawWeights> raw_weights(const ImportedModel& m, const ModelOptions& options, const CompileOptions& co,
+                                 const std::optional<Calibration>& calibration, const WeightSignature& sig,
+                                 const std::map<std::string, Shape>& shapes, std::vector<std::string>& names) {
   if (is_pack_file(options.weights))
     return invalid_argument("a .kwp weight pack serves only the input shape it was made for");
-  RawWeights raw;
-  if (!options.weights.empty()) {
-    KILN_ASSIGN_OR_RETURN(raw, read_weight_file(options.weights, options.name_map, m.graph, sig, shapes));
-  } else {
-    for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
-  }
+  KILN_ASSIGN_OR_RETURN(RawWeights raw, model_or_file_weights(m, options.weights, options.name_map, sig, shapes));
+  names = sig.names;
+  if (calibration) KILN_RETURN_IF_ERROR(add_calibration(*calibration, co, raw, names));
   return raw;
-}
-
-// The names a pack cache key hashes: the weights', and in int8 the calibration's, which
-// `raw` gains here.
-Expected<std::vector<std::string>> key_names(const std::string& path, const ModelOptions& options,
-                                             const CompileOptions& co, const WeightSignature& sig, RawWeights& raw) {
-  std::vector<std::string> names = sig.names;
-  if (options.precision == Precision::kInt8)
-    KILN_RETURN_IF_ERROR(add_calibration(calibration_path(options.calibration, path, options.weights), co, raw, names));
-  return names;
 }
 
 }  // namespace
@@ -92,10 +82,9 @@ Expected<const ShapePlan*> Model::Impl::plan_for(const std::vector<Tensor>& inpu
     return internal_error(what + ": the weights came out differently at this shape");
   ShapePlan sp{shapes, p, weights};
   if (p->weight_layout != plan->weight_layout) {  // oneDNN chose other weight formats at this size
-    auto raw = raw_weights(m, options, signature, shapes);
+    std::vector<std::string> names;
+    auto raw = raw_weights(m, options, compile_options, calibration, signature, shapes, names);
     if (!raw) return raw.error().with_context(what);
-    auto names = key_names(path, options, compile_options, signature, *raw);
-    if (!names) return names.error().with_context(what);
     KILN_ASSIGN_OR_RETURN(sp.weights, pack(*p, *raw));
   }
   return &shape_plans.add(std::move(sp));
@@ -148,9 +137,10 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   co.conv_algorithm = options.conv_algorithm;
   co.precision = options.precision;
   if (co.precision == Precision::kInt8) {
-    auto fp32 = calibration_fp32_layers(calibration_path(options.calibration, path, options.weights));
-    if (!fp32) return fp32.error().with_context("'" + path + "'");
-    co.fp32_layers = *fp32;
+    auto cal = weights_calibration(options.calibration, path, options.weights);
+    if (!cal) return cal.error().with_context("'" + path + "'");
+    co.fp32_layers = cal->fp32_layers;
+    impl->calibration = std::move(*cal);
   }
   impl->compile_options = co;
   auto plan = compile_plan(m.graph, co);
@@ -173,10 +163,10 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
     w = map_pack_file(options.weights, *impl->plan, kAnyKey);
     from_cache = true;
   } else {
-    KILN_ASSIGN_OR_RETURN(RawWeights raw, raw_weights(m, options, sig, options.input_shapes));
-    auto names = key_names(path, options, co, sig, raw);
-    if (!names) return names.error().with_context("'" + path + "'");
-    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, raw, *names, architecture_key(m.graph, co), from_cache, key);
+    std::vector<std::string> names;
+    auto raw = raw_weights(m, options, co, impl->calibration, sig, options.input_shapes, names);
+    if (!raw) return raw.error().with_context("'" + path + "'");
+    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, *raw, names, architecture_key(m.graph, co), from_cache, key);
   }
   if (!w) return w.error().with_context("'" + path + "'");
   impl->weights = *w;

@@ -110,27 +110,29 @@ Expected<RawWeights> read_weight_file(const std::string& path, const std::map<st
   return invalid_argument("'" + path + "': weight files are .onnx, .safetensors or Keras .h5");
 }
 
-std::string calibration_path(const std::string& calibration, const std::string& model, const std::string& weights) {
-  if (!calibration.empty()) return calibration;
-  return default_calibration_path(weights.empty() ? model : weights);
+Expected<RawWeights> model_or_file_weights(const ImportedModel& m, const std::string& file,
+                                           const std::map<std::string, std::string>& name_map,
+                                           const WeightSignature& sig, const std::map<std::string, Shape>& input_shapes) {
+  if (!file.empty()) return read_weight_file(file, name_map, m.graph, sig, input_shapes);
+  RawWeights raw;
+  for (const std::string& n : sig.names) raw.tensors[n] = m.weights.tensors.at(n);
+  return raw;
 }
 
-Expected<std::vector<std::string>> calibration_fp32_layers(const std::string& path) {
-  auto c = load_calibration(path);
+Expected<Calibration> weights_calibration(const std::string& calibration, const std::string& model,
+                                          const std::string& weights) {
+  auto c = load_calibration(!calibration.empty() ? calibration : default_calibration_path(weights.empty() ? model : weights));
   if (!c) return c.error().with_context("int8 precision");
-  return c->fp32_layers;
+  return c;
 }
 
-Status add_calibration(const std::string& path, const CompileOptions& plan_options, RawWeights& raw,
+Status add_calibration(const Calibration& c, const CompileOptions& plan_options, RawWeights& raw,
                        std::vector<std::string>& names) {
-  auto c = load_calibration(path);
-  if (!c) return c.error().with_context("int8 precision");
-  if (c->fp32_layers != plan_options.fp32_layers)
-    return invalid_argument("int8 precision: the calibration '" + path + "' keeps " +
-                            std::to_string(c->fp32_layers.size()) + " layers fp32, the plan " +
-                            std::to_string(plan_options.fp32_layers.size()) +
+  if (c.fp32_layers != plan_options.fp32_layers)
+    return invalid_argument("int8 precision: the calibration keeps " + std::to_string(c.fp32_layers.size()) +
+                            " layers fp32, the plan " + std::to_string(plan_options.fp32_layers.size()) +
                             " others: weights with another calibration need a model of their own");
-  for (const auto& [value, clips] : c->clip) {
+  for (const auto& [value, clips] : c.clip) {
     Tensor t = Tensor::zeros(DType::kF32, {static_cast<int64_t>(clips.size())});
     std::copy(clips.begin(), clips.end(), t.data<float>());
     std::string name = calibration_tensor_name(value);

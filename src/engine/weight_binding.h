@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "kiln/calibration.h"
 #include "plan/plan.h"
 
 namespace kiln {
@@ -35,15 +36,21 @@ Expected<RawWeights> read_weight_file(const std::string& path, const std::map<st
                                       const Graph& own_graph, const WeightSignature& target,
                                       const std::map<std::string, Shape>& input_shapes);
 
-// int8 packs: the calibration that belongs to a model's weights (`calibration`, else
-// "<weights file or model>.calibration.json") joins the raw weights as one [1] tensor per
-// activation (plan/quantization.h names them), and their names are appended to `names` so
-// that a pack cache key covers them.
-std::string calibration_path(const std::string& calibration, const std::string& model, const std::string& weights);
-// Fails when the calibration keeps other layers fp32 than the plan was compiled with.
-Status add_calibration(const std::string& path, const CompileOptions& plan_options, RawWeights& raw,
+// The raw weights the plans of `m` pack: those of `file` (read_weight_file) when given,
+// else `m`'s own initializers.
+struct ImportedModel;
+Expected<RawWeights> model_or_file_weights(const ImportedModel& m, const std::string& file,
+                                           const std::map<std::string, std::string>& name_map,
+                                           const WeightSignature& sig, const std::map<std::string, Shape>& input_shapes);
+
+// int8: the calibration that belongs to a model's weights: `calibration` when named, else
+// "<weights file or model>.calibration.json" (kiln/calibration.h).
+Expected<Calibration> weights_calibration(const std::string& calibration, const std::string& model,
+                                          const std::string& weights);
+// int8 packs: the calibration joins the raw weights as one [C] tensor per activation
+// (plan/quantization.h names them), and their names are appended to `names` so that a pack
+// cache key covers them. Fails when it keeps other layers fp32 than the plan was compiled with.
+Status add_calibration(const Calibration& c, const CompileOptions& plan_options, RawWeights& raw,
                        std::vector<std::string>& names);
-// The layers a calibration keeps fp32 (CompileOptions::fp32_layers of its int8 plans).
-Expected<std::vector<std::string>> calibration_fp32_layers(const std::string& path);
 
 }  // namespace kiln
