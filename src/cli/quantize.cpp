@@ -12,7 +12,6 @@
 #include "kiln/calibration.h"
 #include "kiln/io.h"
 #include "kiln/model.h"
-#include "ops/reference/reference.h"
 
 namespace kiln::cli {
 
@@ -46,11 +45,7 @@ Expected<std::vector<Tensor>> read_images(const std::string& dir, int channels, 
       continue;
     }
     KILN_ASSIGN_OR_RETURN(Tensor img, read_image(f.string(), channels));
-    if (nhwc) {
-      Tensor in[] = {img};
-      KILN_ASSIGN_OR_RETURN(img, reference::transpose(TransposeAttrs{{0, 2, 3, 1}}, in));
-    }
-    images.push_back(img);
+    images.push_back(nhwc ? to_nhwc(img) : img);
   }
   return images;
 }
@@ -71,7 +66,7 @@ Expected<std::vector<Tensor>> fp32_outputs(const std::string& model, const std::
 }
 
 // Agreement of int8 with fp32 on the images: largest difference and mask IoU at 0.5 of the
-// first output; and the int8 convolutions of the plan.
+// first output; and, when asked for (a profiled run), the int8 convolutions of the plan.
 struct Agreement {
   double max_abs = 0;
   double iou = 1;
@@ -79,7 +74,8 @@ struct Agreement {
 };
 
 Expected<Agreement> compare_int8(const std::string& model, const std::string& weights, const std::string& calibration,
-                                 const std::vector<Tensor>& images, const std::vector<Tensor>& reference) {
+                                 const std::vector<Tensor>& images, const std::vector<Tensor>& reference,
+                                 bool list_int8_layers = false) {
   ModelOptions opt;
   opt.weights = weights;
   opt.calibration = calibration;
@@ -101,6 +97,7 @@ Expected<Agreement> compare_int8(const std::string& model, const std::string& we
     }
   }
   a.iou = uni > 0 ? inter / uni : 1.0;
+  if (!list_int8_layers) return a;
   KILN_ASSIGN_OR_RETURN(std::vector<StepProfile> steps, int8.profile({images[0]}));
   for (const StepProfile& s : steps)
     if (s.kind.rfind("conv.int8", 0) == 0 &&
@@ -199,15 +196,16 @@ int do_quantize(const QuantizeArgs& a) {
     }
     images = std::move(*read);
   }
-  std::vector<Tensor> check(images.begin(), images.begin() + std::min<size_t>(images.size(), a.check_images));
-  check.erase(std::remove_if(check.begin(), check.end(), [&](const Tensor& t) { return t.shape() != check[0].shape(); }),
-              check.end());
+  // The first --check-images of them, those of the first one's shape (one compiled plan).
+  std::vector<Tensor> check;
+  for (size_t k = 0; k < images.size() && k < static_cast<size_t>(a.check_images); ++k)
+    if (images[k].shape() == images[0].shape()) check.push_back(images[k]);
   auto reference = fp32_outputs(a.model, a.weights, check);
   if (!reference) {
     std::cerr << "kiln: fp32 reference outputs: " << reference.error().message() << "\n";
     return 1;
   }
-  auto agreement = compare_int8(a.model, a.weights, out, check, *reference);
+  auto agreement = compare_int8(a.model, a.weights, out, check, *reference, /*list_int8_layers=*/true);
   if (!agreement) {
     std::cerr << "kiln: checking int8 against fp32: " << agreement.error().message() << "\n";
     return 1;
@@ -216,12 +214,13 @@ int do_quantize(const QuantizeArgs& a) {
               agreement->max_abs, agreement->iou);
   if (agreement->iou >= a.target_iou) return 0;
   std::printf("below the target IoU %.4f: choosing convolutions to keep fp32\n", a.target_iou);
+  const size_t convolutions = agreement->int8_layers.size();
   if (Status s = choose_fp32_layers(a, *cal, out, check, *reference, *agreement); !s) {
     std::cerr << "kiln: " << s.message() << "\n";
     return 1;
   }
   std::printf("int8 vs fp32 with %zu of %zu convolutions fp32: max |difference| %.4f, mask IoU at 0.5 %.4f -> %s\n",
-              cal->fp32_layers.size(), agreement->int8_layers.size() + cal->fp32_layers.size(), agreement->max_abs,
+              cal->fp32_layers.size(), convolutions, agreement->max_abs,
               agreement->iou, out.c_str());
   return 0;
 }

@@ -25,12 +25,6 @@ bool is_image(const std::string& p) {
   return false;
 }
 
-// [1,C,H,W] -> [1,H,W,C]
-Tensor to_nhwc(const Tensor& nchw) {
-  Tensor in[] = {nchw};
-  return *reference::transpose(TransposeAttrs{{0, 2, 3, 1}}, in);  // a 4-D float image: cannot fail
-}
-
 }  // namespace
 
 void add_run(CLI::App& app, RunArgs& a) {
