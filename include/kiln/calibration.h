@@ -2,6 +2,7 @@
 //
 //   std::vector<kiln::Tensor> images = ...;            // typical inputs, in the model's layout
 //   kiln::Expected<kiln::Calibration> c = kiln::calibrate("unet.onnx", images);
+//   kiln::choose_float_layers("unet.onnx", *c, images); // optional: where int8 strays from fp32
 //   kiln::Status s = kiln::save_calibration(*c, kiln::default_calibration_path("unet.onnx"));
 //
 //   kiln::ModelOptions opt;
@@ -33,9 +34,10 @@ struct Calibration {
   // quantization clips: the point of [0, max] with the least expected squared error over the
   // images (rounding below, clipping above).
   std::map<std::string, std::vector<float>> max, clip;
-  // Convolutions (by node name) that int8 plans keep fp32: kiln quantize's choice, where
-  // int8 moved the outputs too far from fp32's.
-  std::vector<std::string> fp32_layers;
+  // Convolutions (by node name) that int8 plans keep in floating point: bf16 inputs and
+  // weights where the CPU has AVX512_BF16, else fp32. kiln quantize's choice, where int8
+  // moved the outputs too far from fp32's.
+  std::vector<std::string> float_layers;
 };
 
 struct CalibrationOptions {
@@ -49,6 +51,35 @@ struct CalibrationOptions {
 // TensorFlow and Keras), one per tensor (batch 1) or batched.
 Expected<Calibration> calibrate(const std::string& model_path, const std::vector<Tensor>& images,
                                 const CalibrationOptions& options = {});
+
+// How far an int8 model follows its fp32 self on some images (first output).
+struct Int8Agreement {
+  int images = 0;
+  double max_abs = 0;   // largest |int8 - fp32|
+  double mean_abs = 0;  // mean |int8 - fp32|
+  double iou = 1;       // mask IoU at 0.5 (1 where neither has a mask)
+  std::vector<std::string> int8_layers;  // the convolutions that ran int8
+};
+
+struct FloatLayerSearch {
+  double target_iou = 0.99;   // stop once int8's mask IoU against fp32 reaches this
+  int max_layers = -1;        // keep at most this many convolutions out of int8 (-1: no limit)
+  // Called as the search goes: what it is doing ("measuring /enc2/conv2/Conv alone", ...).
+  std::function<void(const std::string&)> progress;
+};
+
+// int8 with calibration `c` against fp32 on `images` (all of one shape). Weights as in
+// `options`.
+Expected<Int8Agreement> compare_int8(const std::string& model_path, const Calibration& c,
+                                     const std::vector<Tensor>& images, const CalibrationOptions& options = {});
+
+// Where int8 moves the masks too far: measures, for each int8 convolution alone, how much
+// keeping it in floating point restores the IoU on `images`, then keeps the most helpful ones so one by
+// one until the IoU reaches the target (or the layer budget is spent). Sets c.float_layers;
+// returns the agreement with them.
+Expected<Int8Agreement> choose_float_layers(const std::string& model_path, Calibration& c,
+                                           const std::vector<Tensor>& images, const FloatLayerSearch& search = {},
+                                           const CalibrationOptions& options = {});
 Status save_calibration(const Calibration& c, const std::string& path);  // JSON
 Expected<Calibration> load_calibration(const std::string& path);
 // Where int8 loading looks when no calibration is named: "<model>.calibration.json".

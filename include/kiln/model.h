@@ -16,9 +16,11 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "kiln/calibration.h"
 #include "kiln/compile_options.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
@@ -39,6 +41,7 @@ struct ModelOptions {
   // int8: the calibration of these weights (kiln/calibration.h); default
   // "<weights or model file>.calibration.json".
   std::string calibration;
+  std::optional<Calibration> calibration_data;  // int8: this one, instead of reading a file
   // run() with inputs of another shape compiles (once) a plan for that shape; at most this
   // many such plans are kept, least recently used dropped first.
   size_t max_shape_plans = 4;

@@ -50,87 +50,6 @@ Expected<std::vector<Tensor>> read_images(const std::string& dir, int channels, 
   return images;
 }
 
-Expected<std::vector<Tensor>> fp32_outputs(const std::string& model, const std::string& weights,
-                                           const std::vector<Tensor>& images) {
-  ModelOptions opt;
-  opt.weights = weights;
-  opt.input_shapes[""] = images[0].shape();
-  opt.warm_up = false;
-  KILN_ASSIGN_OR_RETURN(Model fp32, Model::load(model, opt));
-  std::vector<Tensor> outs;
-  for (const Tensor& image : images) {
-    KILN_ASSIGN_OR_RETURN(std::vector<Tensor> f, fp32.run({image}));
-    outs.push_back(f[0]);
-  }
-  return outs;
-}
-
-// Agreement of int8 with fp32 on the images: largest difference and mask IoU at 0.5 of the
-// first output; and, when asked for (a profiled run), the int8 convolutions of the plan.
-struct Agreement {
-  double max_abs = 0;
-  double iou = 1;
-  std::vector<std::string> int8_layers;
-};
-
-Expected<Agreement> compare_int8(const std::string& model, const std::string& weights, const std::string& calibration,
-                                 const std::vector<Tensor>& images, const std::vector<Tensor>& reference,
-                                 bool list_int8_layers = false) {
-  ModelOptions opt;
-  opt.weights = weights;
-  opt.calibration = calibration;
-  opt.input_shapes[""] = images[0].shape();
-  opt.warm_up = false;
-  opt.precision = Precision::kInt8;
-  KILN_ASSIGN_OR_RETURN(Model int8, Model::load(model, opt));
-  Agreement a;
-  double inter = 0, uni = 0;
-  for (size_t k = 0; k < images.size(); ++k) {
-    KILN_ASSIGN_OR_RETURN(std::vector<Tensor> q, int8.run({images[k]}));
-    const float* x = reference[k].data<float>();
-    const float* y = q[0].data<float>();
-    for (int64_t i = 0; i < reference[k].elements(); ++i) {
-      a.max_abs = std::max(a.max_abs, static_cast<double>(std::fabs(x[i] - y[i])));
-      bool mx = x[i] > 0.5f, my = y[i] > 0.5f;
-      inter += mx && my;
-      uni += mx || my;
-    }
-  }
-  a.iou = uni > 0 ? inter / uni : 1.0;
-  if (!list_int8_layers) return a;
-  KILN_ASSIGN_OR_RETURN(std::vector<StepProfile> steps, int8.profile({images[0]}));
-  for (const StepProfile& s : steps)
-    if (s.kind.rfind("conv.int8", 0) == 0 &&
-        std::find(a.int8_layers.begin(), a.int8_layers.end(), s.name) == a.int8_layers.end())
-      a.int8_layers.push_back(s.name);
-  return a;
-}
-
-// Keeps the convolutions fp32 whose int8 error moves the mask most, one at a time (most
-// harmful first, by measuring each alone), until the IoU reaches `target`.
-Status choose_fp32_layers(const QuantizeArgs& a, Calibration& cal, const std::string& out,
-                          const std::vector<Tensor>& check, const std::vector<Tensor>& reference, Agreement& now) {
-  std::vector<std::pair<double, std::string>> gains;
-  for (const std::string& layer : now.int8_layers) {
-    cal.fp32_layers = {layer};
-    KILN_RETURN_IF_ERROR(save_calibration(cal, out));
-    KILN_ASSIGN_OR_RETURN(Agreement alone, compare_int8(a.model, a.weights, out, check, reference));
-    gains.emplace_back(alone.iou, layer);
-    std::fprintf(stderr, "\rmeasuring each layer's effect: %zu of %zu", gains.size(), now.int8_layers.size());
-  }
-  std::fprintf(stderr, "\n");
-  std::sort(gains.begin(), gains.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-  cal.fp32_layers.clear();
-  for (const auto& [iou, layer] : gains) {
-    if (now.iou >= a.target_iou || static_cast<int>(cal.fp32_layers.size()) >= a.max_fp32_layers) break;
-    cal.fp32_layers.push_back(layer);
-    KILN_RETURN_IF_ERROR(save_calibration(cal, out));
-    KILN_ASSIGN_OR_RETURN(now, compare_int8(a.model, a.weights, out, check, reference));
-    std::printf("  keeping %s fp32: mask IoU %.4f, max |difference| %.4f\n", layer.c_str(), now.iou, now.max_abs);
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 void add_quantize(CLI::App& app, QuantizeArgs& a) {
@@ -147,10 +66,10 @@ void add_quantize(CLI::App& app, QuantizeArgs& a) {
       ->capture_default_str();
   c->add_option("--check", a.check_dir, "compare on the images of this directory instead of calibration ones");
   c->add_option("--target-iou", a.target_iou,
-                "keep the convolutions fp32 that move the mask most, one by one, until int8's mask IoU against "
+                "keep the convolutions out of int8 (bf16 where the CPU has AVX512_BF16, else fp32) that move the mask most, one by one, until int8's mask IoU against "
                 "fp32 on the check images reaches this (0: all int8 that can be)")
       ->capture_default_str();
-  c->add_option("--max-fp32-layers", a.max_fp32_layers, "at most this many convolutions kept fp32")
+  c->add_option("--max-float-layers", a.max_float_layers, "at most this many convolutions kept out of int8 (default: as many as the target needs)")
       ->capture_default_str();
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
 }
@@ -200,28 +119,35 @@ int do_quantize(const QuantizeArgs& a) {
   std::vector<Tensor> check;
   for (size_t k = 0; k < images.size() && k < static_cast<size_t>(a.check_images); ++k)
     if (images[k].shape() == images[0].shape()) check.push_back(images[k]);
-  auto reference = fp32_outputs(a.model, a.weights, check);
-  if (!reference) {
-    std::cerr << "kiln: fp32 reference outputs: " << reference.error().message() << "\n";
+  FloatLayerSearch search;
+  search.target_iou = a.target_iou;
+  search.max_layers = a.max_float_layers;
+  bool mid_line = false;  // a progress line on stderr waits for its end
+  search.progress = [&](const std::string& what) {
+    if (what.rfind("measuring", 0) == 0) {
+      std::fprintf(stderr, "\r%-110s", what.c_str());
+      mid_line = true;
+      return;
+    }
+    if (mid_line) std::fprintf(stderr, "\n");
+    mid_line = false;
+    std::printf("  %s\n", what.c_str());
+  };
+  std::printf("int8 vs fp32 on %zu images (target mask IoU %.4f):\n", check.size(), a.target_iou);
+  auto chosen = choose_float_layers(a.model, *cal, check, search, co);
+  if (!chosen) {
+    std::cerr << "kiln: checking int8 against fp32: " << chosen.error().message() << "\n";
     return 1;
   }
-  auto agreement = compare_int8(a.model, a.weights, out, check, *reference, /*list_int8_layers=*/true);
-  if (!agreement) {
-    std::cerr << "kiln: checking int8 against fp32: " << agreement.error().message() << "\n";
-    return 1;
-  }
-  std::printf("int8 vs fp32 on %zu images: max |difference| %.4f, mask IoU at 0.5 %.4f\n", check.size(),
-              agreement->max_abs, agreement->iou);
-  if (agreement->iou >= a.target_iou) return 0;
-  std::printf("below the target IoU %.4f: choosing convolutions to keep fp32\n", a.target_iou);
-  const size_t convolutions = agreement->int8_layers.size();
-  if (Status s = choose_fp32_layers(a, *cal, out, check, *reference, *agreement); !s) {
+  if (Status s = save_calibration(*cal, out); !s) {
     std::cerr << "kiln: " << s.message() << "\n";
     return 1;
   }
-  std::printf("int8 vs fp32 with %zu of %zu convolutions fp32: max |difference| %.4f, mask IoU at 0.5 %.4f -> %s\n",
-              cal->fp32_layers.size(), convolutions, agreement->max_abs,
-              agreement->iou, out.c_str());
+  std::printf("int8 vs fp32 with %zu of %zu convolutions kept out of int8: max |difference| %.4f, mask IoU at 0.5 %.4f -> %s\n",
+              cal->float_layers.size(), cal->float_layers.size() + chosen->int8_layers.size(), chosen->max_abs,
+              chosen->iou, out.c_str());
+  if (chosen->iou < a.target_iou)
+    std::printf("below the target: more --max-float-layers, more calibration images, or bf16 (--precision bf16)\n");
   return 0;
 }
 

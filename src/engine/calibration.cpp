@@ -180,7 +180,7 @@ Status save_calibration(const Calibration& c, const std::string& path) {
   j["version"] = 1;
   j["fingerprint"] = c.fingerprint;
   j["images"] = c.images;
-  j["fp32_layers"] = c.fp32_layers;
+  j["float_layers"] = c.float_layers;
   j["max"] = c.max;
   j["clip"] = c.clip;
   std::ofstream f(path);
@@ -203,7 +203,8 @@ Expected<Calibration> load_calibration(const std::string& path) {
     Calibration c;
     c.fingerprint = j.at("fingerprint").get<std::string>();
     c.images = j.at("images").get<int>();
-    c.fp32_layers = j.value("fp32_layers", std::vector<std::string>{});
+    // "fp32_layers": what version 1 files of 2026-11-25 called them.
+    c.float_layers = j.value("float_layers", j.value("fp32_layers", std::vector<std::string>{}));
     for (const char* field : {"max", "clip"})
       for (const auto& [name, v] : j.at(field).items()) {
         std::vector<float>& out = (field[0] == 'm' ? c.max : c.clip)[name];

@@ -168,7 +168,7 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e,
   if (co.precision == Precision::kInt8) {
     bool swapped = e.weight_file != e.spec.weights;
     KILN_ASSIGN_OR_RETURN(calibration, weights_calibration(swapped ? "" : e.spec.calibration, e.spec.model, e.weight_file));
-    co.fp32_layers = calibration->fp32_layers;
+    co.float_layers = calibration->float_layers;
   }
   std::string key = architecture_key(m.graph, co);
   double import_ms = ms_since(t0);

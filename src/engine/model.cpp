@@ -137,9 +137,10 @@ Expected<Model> Model::load(const std::string& path, const ModelOptions& options
   co.conv_algorithm = options.conv_algorithm;
   co.precision = options.precision;
   if (co.precision == Precision::kInt8) {
-    auto cal = weights_calibration(options.calibration, path, options.weights);
+    auto cal = options.calibration_data ? Expected<Calibration>(*options.calibration_data)
+                                        : weights_calibration(options.calibration, path, options.weights);
     if (!cal) return cal.error().with_context("'" + path + "'");
-    co.fp32_layers = cal->fp32_layers;
+    co.float_layers = cal->float_layers;
     impl->calibration = std::move(*cal);
   }
   impl->compile_options = co;

@@ -33,7 +33,7 @@ std::string architecture_key(const Graph& g, const CompileOptions& options) {
   std::string k = fingerprint_hex(fingerprint(g)) + "/" + precision_name(options.precision) + "/isa" +
                   std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa())) + "/conv-" +
                   conv_algorithm_name(options.conv_algorithm);
-  for (const std::string& layer : options.fp32_layers) k += "/fp32:" + layer;
+  for (const std::string& layer : options.float_layers) k += "/fp32:" + layer;
   for (int in : g.inputs) k += "/" + shape_to_string(g.values[in].shape);
   return k;
 }
@@ -128,9 +128,9 @@ Expected<Calibration> weights_calibration(const std::string& calibration, const 
 
 Status add_calibration(const Calibration& c, const CompileOptions& plan_options, RawWeights& raw,
                        std::vector<std::string>& names) {
-  if (c.fp32_layers != plan_options.fp32_layers)
-    return invalid_argument("int8 precision: the calibration keeps " + std::to_string(c.fp32_layers.size()) +
-                            " layers fp32, the plan " + std::to_string(plan_options.fp32_layers.size()) +
+  if (c.float_layers != plan_options.float_layers)
+    return invalid_argument("int8 precision: the calibration keeps " + std::to_string(c.float_layers.size()) +
+                            " layers fp32, the plan " + std::to_string(plan_options.float_layers.size()) +
                             " others: weights with another calibration need a model of their own");
   for (const auto& [value, clips] : c.clip) {
     Tensor t = Tensor::zeros(DType::kF32, {static_cast<int64_t>(clips.size())});

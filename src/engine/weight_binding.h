@@ -49,7 +49,7 @@ Expected<Calibration> weights_calibration(const std::string& calibration, const 
                                           const std::string& weights);
 // int8 packs: the calibration joins the raw weights as one [C] tensor per activation
 // (plan/quantization.h names them), and their names are appended to `names` so that a pack
-// cache key covers them. Fails when it keeps other layers fp32 than the plan was compiled with.
+// cache key covers them. Fails when it keeps other layers out of int8 than the plan was compiled with.
 Status add_calibration(const Calibration& c, const CompileOptions& plan_options, RawWeights& raw,
                        std::vector<std::string>& names);
 

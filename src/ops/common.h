@@ -61,9 +61,14 @@ std::optional<ConvPd> try_pd(const dnnl::convolution_forward::desc& d, const dnn
 Status compile_upsampled_conv(CompileContext& ctx, const Node& n);
 
 // int8 convolutions (conv_int8.cpp). Whether the node computes in int8 in this plan:
-// uint8 input, int8 weights; the output is uint8 when non-negative, else fp32.
+// uint8 input, int8 weights.
 bool runs_int8(const CompileContext& ctx, const Node& n);
+// A convolution that kiln quantize kept out of int8 (CompileOptions::float_layers): computed
+// from bf16 inputs and weights where the CPU has AVX512_BF16 (fp32 accumulation and output).
+bool kept_out_in_bf16(const CompileContext& ctx, const Node& n);
 md_t int8_activation_md(const Shape& s, memory::data_type dt);  // nhwc
+// An int8 convolution's output type: uint8 when non-negative and read by int8 convolutions
+// only, else fp32.
 memory::data_type int8_output_dt(const CompileContext& ctx, int y);
 // The per-channel rescaling: a binary-mul post-op appended to `attr` (returns its index,
 // before the node's own post-ops), whose operand is a weight slot made by int8_rescale_arg

@@ -152,9 +152,12 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   // in, bf16 out), the layer computes in fp32 and reorders convert around it.
   std::optional<ConvPd> chosen;
   algorithm algo = algorithm::convolution_direct;
+  const bool bf16_in = kept_out_in_bf16(ctx, n);
   for (bool all_f32 : {false, true}) {
-    memory::data_type src_dt = all_f32 ? memory::data_type::f32 : conv_activation_dt(ctx, x);
-    memory::data_type dst_dt = all_f32 ? memory::data_type::f32 : conv_activation_dt(ctx, y);
+    memory::data_type src_dt = all_f32 ? memory::data_type::f32
+                               : bf16_in ? memory::data_type::bf16
+                                         : conv_activation_dt(ctx, x);
+    memory::data_type dst_dt = all_f32 || bf16_in ? memory::data_type::f32 : conv_activation_dt(ctx, y);
     md_t src_md = conv_activation_md(x, src_dt), dst_md = conv_activation_md(y, dst_dt);
     md_t w_any(wdims, src_dt, tag::any);
     algo = choose_algorithm(ctx, a, w, with_bias, src_md, w_any, b_any, dst_md);

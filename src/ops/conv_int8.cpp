@@ -24,15 +24,54 @@ bool runs_int8(const CompileContext& ctx, const Node& n) {
   if (x[1] < 16 || y[1] < 16) return false;
   for (const PostOp& p : a.post_ops)
     if (p.kind != PostOp::Kind::kUnary) return false;
-  const auto& keep = ctx.options().fp32_layers;
+  const auto& keep = ctx.options().float_layers;
   if (std::find(keep.begin(), keep.end(), n.name) != keep.end()) return false;
   return ctx.quantization().nonneg[n.inputs[0]];
 }
 
+bool kept_out_in_bf16(const CompileContext& ctx, const Node& n) {
+  if (ctx.options().precision != Precision::kInt8 || !cpu_has(dnnl::cpu_isa::avx512_core_bf16)) return false;
+  const auto& keep = ctx.options().float_layers;
+  if (std::find(keep.begin(), keep.end(), n.name) == keep.end()) return false;
+  const Shape& x = ctx.shape(n.inputs[0]);
+  const Shape& y = ctx.shape(n.outputs[0]);
+  return x.size() == 4 && x[1] % 16 == 0 && y[1] % 16 == 0;
+}
+
 md_t int8_activation_md(const Shape& s, memory::data_type dt) { return md_t(to_dims(s), dt, tag::acdb); }
 
+namespace {
+
+// Whether every computation that reads `v` (looking through the ops that only move bytes:
+// pools, identities, concats) is an int8 convolution. A value some fp32 layer reads stays
+// fp32: storing it as uint8 would hand that layer the rounding it was kept out of int8 to avoid
+// (the thin head, layers `kiln quantize` chose), and a quantizing read costs the int8
+// readers no more than a dequantizing one would cost the fp32 reader.
+bool only_int8_readers(const CompileContext& ctx, int v) {
+  const Graph& g = ctx.graph();
+  if (g.is_output(v)) return false;
+  for (int c : g.consumers(v)) {
+    const Node& n = g.nodes[c];
+    switch (n.kind()) {
+      case OpKind::kConv:
+        if (n.inputs[0] != v || !runs_int8(ctx, n)) return false;
+        break;
+      case OpKind::kPool:
+      case OpKind::kIdentity:
+      case OpKind::kConcat:
+        if (!only_int8_readers(ctx, n.outputs[0])) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 memory::data_type int8_output_dt(const CompileContext& ctx, int y) {
-  return ctx.quantization().nonneg[y] ? memory::data_type::u8 : memory::data_type::f32;
+  return ctx.quantization().nonneg[y] && only_int8_readers(ctx, y) ? memory::data_type::u8 : memory::data_type::f32;
 }
 
 WeightSlot int8_conv_slot(const CompileContext& ctx, const Node& n, WeightTransform t, int phase, bool f32_out) {

@@ -36,14 +36,6 @@ std::optional<Precision> parse_precision(const std::string& name) {
   return std::nullopt;
 }
 
-namespace {
-// The ISA masks nest (oneDNN's cpu_isa bits): AVX512_BF16 implies AVX512_CORE and VNNI.
-bool cpu_has(dnnl::cpu_isa want) {
-  auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  return (isa & static_cast<unsigned>(want)) == static_cast<unsigned>(want);
-}
-}  // namespace
-
 std::optional<ConvAlgorithm> parse_conv_algorithm(const std::string& name) {
   for (ConvAlgorithm a : {ConvAlgorithm::kDirect, ConvAlgorithm::kWinograd, ConvAlgorithm::kAuto})
     if (name == conv_algorithm_name(a)) return a;

@@ -8,6 +8,12 @@
 
 namespace kiln {
 
+// The ISA masks nest (oneDNN's cpu_isa bits): AVX512_BF16 implies AVX512_CORE and VNNI.
+bool cpu_has(dnnl::cpu_isa want) {
+  auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  return (isa & static_cast<unsigned>(want)) == static_cast<unsigned>(want);
+}
+
 namespace {
 constexpr size_t kArenaAlignment = 64;  // a cache line; AVX-512 loads want it
 }

@@ -10,6 +10,9 @@
 
 namespace kiln {
 
+// Whether this CPU has (at least) the instructions of `want`.
+bool cpu_has(dnnl::cpu_isa want);
+
 class CompileContext {
  public:
   CompileContext(const Graph& g, Plan& plan) : g_(g), plan_(plan), values_(g.values.size()) {

@@ -30,9 +30,10 @@ struct CompileOptions {
   // Gives every activation storage of its own for the whole run and lists them in
   // Plan::values, so that all of them can be read after a run (calibration).
   bool keep_values = false;
-  // int8: convolutions (by node name) that stay fp32, chosen by kiln quantize where int8
-  // moved the output too far (recorded in the calibration).
-  std::vector<std::string> fp32_layers;
+  // int8: convolutions (by node name) kept out of int8 (bf16 where the CPU has AVX512_BF16,
+  // else fp32), chosen by kiln quantize where int8 moved the output too far (recorded in
+  // the calibration).
+  std::vector<std::string> float_layers;
 };
 
 // Where a tensor lives at run time: in a buffer of the arena, or in a weight slot.

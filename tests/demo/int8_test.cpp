@@ -92,54 +92,35 @@ TEST(Calibration, RecordsEveryActivationsRangePerChannel) {
   EXPECT_EQ(back->fingerprint, c->fingerprint);
 }
 
+// What `kiln quantize` does with its defaults, then a check on other images: calibrate on
+// eight images, keep out of int8 the convolutions where int8 strays from fp32 on them until
+// their mask IoU reaches 0.99, then compare the masks on four held-out images.
 TEST(Int8, AgreesWithFp32OnTheDemoModels) {
   SKIP_WITHOUT_INT8();
-  int close = 0;  // models whose masks agree to the 0.98
   for (int k = 0; k < kTextureCount; ++k) {
     auto t = static_cast<Texture>(k);
     std::string name = texture_name(t);
-    ModelOptions opt;
-    opt.weights = weights_of(name);
-    auto fp32 = Model::load(demo_model(), opt);
-    ASSERT_TRUE(fp32) << fp32.error().message();
-    opt.precision = Precision::kInt8;
-    opt.calibration = calibrate_texture(name, t);
-    auto int8 = Model::load(demo_model(), opt);
-    ASSERT_TRUE(int8) << int8.error().message();
-    // Really int8: most convolutions run VNNI kernels.
-    Sample probe = generate(t, 424242);
-    auto profile = int8->profile({probe.image});
-    ASSERT_TRUE(profile);
-    int int8_convs = 0;
-    for (const StepProfile& p : *profile) int8_convs += p.kind.rfind("conv.int8", 0) == 0;
-    EXPECT_GE(int8_convs, 12) << name;
-
-    // Held-out images (not the calibration's).
-    double inter = 0, uni = 0, sum_abs = 0, count = 0;
-    for (const Tensor& image : images(t, 500, 2)) {
-      auto a = fp32->run({image});
-      auto b = int8->run({image});
-      ASSERT_TRUE(a && b);
-      const float* pa = (*a)[0].data<float>();
-      const float* pb = (*b)[0].data<float>();
-      for (int64_t i = 0; i < (*a)[0].elements(); ++i) {
-        inter += pa[i] > 0.5f && pb[i] > 0.5f;
-        uni += pa[i] > 0.5f || pb[i] > 0.5f;
-        sum_abs += std::fabs(pa[i] - pb[i]);
-        ++count;
-      }
-    }
-    double iou = uni > 0 ? inter / uni : 1.0;
-    std::printf("[int8] %-14s mask IoU vs fp32 %.4f, mean |p_int8 - p_fp32| %.2e (%d int8 convolutions)\n", name.c_str(),
-                iou, sum_abs / count, int8_convs);
-    // Measured 0.986-0.997, and 0.93 for wood_grain, whose masks have wide uncertain
-    // borders (BENCHMARKS.md): the 0.98 is not met by every model.
-    EXPECT_GE(iou, 0.9) << name;
-    close += iou >= 0.98;
-    EXPECT_LT(sum_abs / count, 5e-3) << name;
-    EXPECT_GT(sum_abs, 0.0) << name << ": identical to fp32, so not quantized";
+    CalibrationOptions co;
+    co.weights = weights_of(name);
+    std::vector<Tensor> seen = images(t, 7000, 8);
+    auto c = calibrate(demo_model(), seen, co);
+    ASSERT_TRUE(c) << c.error().message();
+    auto chosen = choose_float_layers(demo_model(), *c, seen, {}, co);
+    ASSERT_TRUE(chosen) << chosen.error().message();
+    auto held_out = compare_int8(demo_model(), *c, images(t, 500, 4), co);
+    ASSERT_TRUE(held_out) << held_out.error().message();
+    std::printf("[int8] %-14s held-out mask IoU vs fp32 %.4f (calibration images %.4f), mean |p_int8 - p_fp32| "
+                "%.2e, %zu convolutions int8, %zu kept out of int8\n",
+                name.c_str(), held_out->iou, chosen->iou, held_out->mean_abs, held_out->int8_layers.size(),
+                c->float_layers.size());
+    // Really int8: convolutions run VNNI kernels (16 of the network's 24 can; measured 16 for
+    // five models, 7 for wood_grain, whose decoder is sensitive to rounding: BENCHMARKS.md).
+    EXPECT_GE(held_out->int8_layers.size(), 4u) << name;
+    EXPECT_EQ(held_out->int8_layers.size() + c->float_layers.size(), 16u) << name;
+    EXPECT_GE(held_out->iou, 0.98) << name;  // the goal
+    EXPECT_LT(held_out->mean_abs, 5e-3) << name;
+    EXPECT_GT(held_out->max_abs, 0.0) << name << ": identical to fp32, so not quantized";
   }
-  EXPECT_GE(close, kTextureCount - 1);
 }
 
 TEST(Int8, ModelsOfOneArchitectureShareTheInt8Plan) {
