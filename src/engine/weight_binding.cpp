@@ -33,8 +33,8 @@ std::string architecture_key(const Graph& g, const CompileOptions& options) {
   std::string k = fingerprint_hex(fingerprint(g)) + "/" + precision_name(options.precision) + "/isa" +
                   std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa())) + "/conv-" +
                   conv_algorithm_name(options.conv_algorithm);
-  for (const std::string& layer : options.float_layers) k += "/fp32:" + layer;
-  for (int in : g.inputs) k += "/" + shape_to_string(g.values[in].shape);
+  for (const std::string& layer : options.float_layers) k.append("/float:").append(layer);
+  for (int in : g.inputs) k.append("/").append(shape_to_string(g.values[in].shape));
   return k;
 }
 
@@ -130,7 +130,7 @@ Status add_calibration(const Calibration& c, const CompileOptions& plan_options,
                        std::vector<std::string>& names) {
   if (c.float_layers != plan_options.float_layers)
     return invalid_argument("int8 precision: the calibration keeps " + std::to_string(c.float_layers.size()) +
-                            " layers fp32, the plan " + std::to_string(plan_options.float_layers.size()) +
+                            " layers out of int8, the plan " + std::to_string(plan_options.float_layers.size()) +
                             " others: weights with another calibration need a model of their own");
   for (const auto& [value, clips] : c.clip) {
     Tensor t = Tensor::zeros(DType::kF32, {static_cast<int64_t>(clips.size())});
