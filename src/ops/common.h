@@ -49,7 +49,7 @@ Status add_post_op_steps(CompileContext& ctx, const Node& n, const std::vector<P
 WeightSlot conv_weight_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTransform t, int first_input);
 // Activations of >= 16 channels as nChw16c, others as oneDNN likes.
 md_t conv_activation_md(const Shape& s, memory::data_type dt);
-// fp32, or bf16 in a bf16 plan for tensors of >= 16 channels.
+// fp32, or bf16 for tensors of >= 16 channels in a bf16 plan (and an int8 plan, where the CPU has AVX512_BF16).
 memory::data_type conv_activation_dt(const CompileContext& ctx, const Shape& s);
 // A forward-inference convolution of `a`'s strides, dilations and pads (bias when `with_bias`),
 // and its primitive descriptor, or nullopt where oneDNN has no kernel for it.
@@ -63,9 +63,6 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n);
 // int8 convolutions (conv_int8.cpp). Whether the node computes in int8 in this plan:
 // uint8 input, int8 weights.
 bool runs_int8(const CompileContext& ctx, const Node& n);
-// A convolution that kiln quantize kept out of int8 (CompileOptions::float_layers): computed
-// from bf16 inputs and weights where the CPU has AVX512_BF16 (fp32 accumulation and output).
-bool kept_out_in_bf16(const CompileContext& ctx, const Node& n);
 md_t int8_activation_md(const Shape& s, memory::data_type dt);  // nhwc
 // An int8 convolution's output type: uint8 when non-negative and read by int8 convolutions
 // only, else fp32.

@@ -48,7 +48,11 @@ Status compile_concat(CompileContext& ctx, const Node& n) {
   std::vector<md_t> srcs;
   bool same_type = true;
   for (int v : n.inputs) same_type = same_type && ctx.stored_md(v).data_type() == ctx.stored_md(n.inputs[0]).data_type();
-  for (int v : n.inputs) srcs.push_back(same_type ? ctx.stored_md(v) : ctx.md(v));
+  for (int v : n.inputs) {
+    md_t m = ctx.stored_md(v);
+    if (!same_type) m.data.data_type = dnnl_f32;  // same layout; strides count elements
+    srcs.push_back(m);
+  }
   dnnl::concat::primitive_desc pd(static_cast<int>(a.axis), srcs, ctx.engine(), base_attr());
   std::vector<std::pair<int, TensorRef>> args;
   for (size_t i = 0; i < n.inputs.size(); ++i)

@@ -29,15 +29,6 @@ bool runs_int8(const CompileContext& ctx, const Node& n) {
   return ctx.quantization().nonneg[n.inputs[0]];
 }
 
-bool kept_out_in_bf16(const CompileContext& ctx, const Node& n) {
-  if (ctx.options().precision != Precision::kInt8 || !cpu_has(dnnl::cpu_isa::avx512_core_bf16)) return false;
-  const auto& keep = ctx.options().float_layers;
-  if (std::find(keep.begin(), keep.end(), n.name) == keep.end()) return false;
-  const Shape& x = ctx.shape(n.inputs[0]);
-  const Shape& y = ctx.shape(n.outputs[0]);
-  return x.size() == 4 && x[1] % 16 == 0 && y[1] % 16 == 0;
-}
-
 md_t int8_activation_md(const Shape& s, memory::data_type dt) { return md_t(to_dims(s), dt, tag::acdb); }
 
 namespace {

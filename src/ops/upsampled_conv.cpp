@@ -69,13 +69,8 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
   const Shape phase_shape = {x[0], w[0], x[2], x[3]};
   // int8: uint8 nhwc in (see conv_int8.cpp), uint8 or fp32 nhwc out, int8 weights per phase.
   const bool int8 = runs_int8(ctx, n);
-  const bool bf16_in = kept_out_in_bf16(ctx, n);
-  memory::data_type src_dt = int8      ? memory::data_type::u8
-                             : bf16_in ? memory::data_type::bf16
-                                       : conv_activation_dt(ctx, x);
-  memory::data_type dst_dt = int8      ? int8_output_dt(ctx, n.outputs[0])
-                             : bf16_in ? memory::data_type::f32
-                                       : conv_activation_dt(ctx, y);
+  memory::data_type src_dt = int8 ? memory::data_type::u8 : conv_activation_dt(ctx, x);
+  memory::data_type dst_dt = int8 ? int8_output_dt(ctx, n.outputs[0]) : conv_activation_dt(ctx, y);
   const bool f32_out = dst_dt == memory::data_type::f32;
   md_t src_md = int8 ? int8_activation_md(x, src_dt) : conv_activation_md(x, src_dt);
   // The phases share one layout so that the interleave is a copy of channel blocks (nhwc:
