@@ -151,6 +151,50 @@ TEST(Int8, ModelsOfOneArchitectureShareTheInt8Plan) {
   EXPECT_EQ(kiln::testing::max_abs_diff((*from_engine)[0], (*want)[0]), 0.0);
 }
 
+// Swapping weights into an int8 model: load_weights(W) packs W with "W.calibration.json";
+// without one it is refused and the old weights keep serving.
+TEST(Int8, LoadWeightsBringsItsCalibration) {
+  SKIP_WITHOUT_INT8();
+  EngineOptions eo;
+  eo.precision = Precision::kInt8;
+  Engine engine(eo);
+  ASSERT_TRUE(engine.load("m", {.model = demo_model(), .weights = weights_of("speckle"),
+                                .calibration = calibrate_texture("speckle", Texture::kSpeckle)}));
+  ASSERT_TRUE(engine.wait_ready("m", seconds(60)));
+  Tensor image = generate(Texture::kLeather, 502).image;
+  auto before = engine.run("m", {image});
+  ASSERT_TRUE(before) << before.error().message();
+
+  // Weights without a calibration next to them: refused, naming what to do.
+  std::string bare = temp_dir() + "/bare_leather.safetensors";
+  std::filesystem::copy_file(weights_of("leather"), bare, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(bare + ".calibration.json");
+  Status refused = engine.load_weights("m", bare);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.message().find("kiln quantize"), std::string::npos) << refused.message();
+  auto still = engine.run("m", {image});
+  ASSERT_TRUE(still) << still.error().message();
+  EXPECT_EQ(kiln::testing::max_abs_diff((*still)[0], (*before)[0]), 0.0);
+
+  // With "W.calibration.json": the model now computes what a Model of W and its calibration does.
+  std::string w = temp_dir() + "/swapped_leather.safetensors";
+  std::filesystem::copy_file(weights_of("leather"), w, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(calibrate_texture("leather", Texture::kLeather), w + ".calibration.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  Status swapped = engine.load_weights("m", w);
+  ASSERT_TRUE(swapped) << swapped.message();
+  auto after = engine.run("m", {image});
+  ModelOptions opt;
+  opt.weights = w;
+  opt.precision = Precision::kInt8;  // reads w + ".calibration.json" by default
+  auto alone = Model::load(demo_model(), opt);
+  ASSERT_TRUE(after && alone);
+  auto want = alone->run({image});
+  ASSERT_TRUE(want);
+  EXPECT_EQ(kiln::testing::max_abs_diff((*after)[0], (*want)[0]), 0.0);
+  EXPECT_GT(kiln::testing::max_abs_diff((*after)[0], (*before)[0]), 0.0);
+}
+
 TEST(Int8, CalibrationErrorsAreClearAndLeaveLoadedModelsServing) {
   SKIP_WITHOUT_INT8();
   ModelOptions opt;
