@@ -61,7 +61,7 @@ struct PackArgs {
 void add_pack(CLI::App& app, PackArgs& a);
 struct QuantizeArgs {
   std::string model, images, output, weights, check_dir;
-  int max_images = 0, check_images = 8, threads = 0, max_float_layers = -1;
+  int max_images = 0, check_images = 16, threads = 0, max_float_layers = -1;
   double target_iou = 0.99;
 };
 void add_quantize(CLI::App& app, QuantizeArgs& a);

@@ -148,6 +148,8 @@ int do_quantize(const QuantizeArgs& a) {
               chosen->iou, out.c_str());
   if (chosen->iou < a.target_iou)
     std::printf("below the target: more --max-float-layers, more calibration images, or bf16 (--precision bf16)\n");
+  else if (cal->float_layers.size() > chosen->int8_layers.size())
+    std::printf("most convolutions are kept out of int8: --precision bf16 may run this model as fast\n");
   return 0;
 }
 

@@ -1,6 +1,6 @@
-// How closely int8 follows fp32, and the search for the convolutions int8 should leave fp32
-// (kiln/calibration.h). Both build Models of the two precisions on the caller's images; the
-// calibration travels in memory (ModelOptions::calibration_data), never through a file.
+// How closely int8 follows fp32, and the search for the convolutions int8 should leave in
+// floating point (kiln/calibration.h). Both build Models of the two precisions on the
+// caller's images; the calibration travels in memory (ModelOptions::calibration_data).
 #include <algorithm>
 #include <cmath>
 

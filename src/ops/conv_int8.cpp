@@ -34,10 +34,10 @@ md_t int8_activation_md(const Shape& s, memory::data_type dt) { return md_t(to_d
 namespace {
 
 // Whether every computation that reads `v` (looking through the ops that only move bytes:
-// pools, identities, concats) is an int8 convolution. A value some fp32 layer reads stays
-// fp32: storing it as uint8 would hand that layer the rounding it was kept out of int8 to avoid
-// (the thin head, layers `kiln quantize` chose), and a quantizing read costs the int8
-// readers no more than a dequantizing one would cost the fp32 reader.
+// pools, identities, concats) is an int8 convolution. A value some floating-point layer
+// reads is not rounded to uint8: that would hand the layer the rounding it was kept out of
+// int8 to avoid (the thin head, layers `kiln quantize` chose), and a quantizing read costs
+// the int8 readers no more than a dequantizing one would cost the other reader.
 bool only_int8_readers(const CompileContext& ctx, int v) {
   const Graph& g = ctx.graph();
   if (g.is_output(v)) return false;
