@@ -69,8 +69,7 @@ void add_quantize(CLI::App& app, QuantizeArgs& a) {
                 "keep the convolutions out of int8 (bf16 where the CPU has AVX512_BF16, else fp32) that move the mask most, one by one, until int8's mask IoU against "
                 "fp32 on the check images reaches this (0: all int8 that can be)")
       ->capture_default_str();
-  c->add_option("--max-float-layers", a.max_float_layers, "at most this many convolutions kept out of int8 (default: as many as the target needs)")
-      ->capture_default_str();
+  c->add_option("--max-float-layers", a.max_float_layers, "at most this many convolutions kept out of int8 (default: as many as the target needs)");
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
 }
 
