@@ -183,7 +183,7 @@ Expected<Tensor> int8_source(const RawWeights& raw, const WeightSlot& s) {
     const int64_t per = c.weights.elements() / m_count;
     float* p = c.weights.data<float>();
     for (int64_t m = 0; m < m_count; ++m)
-      for (int64_t i = 0; i < per; ++i) p[m * per + i] = std::nearbyint(p[m * per + i] / c.scales[m]);
+      for (int64_t i = 0; i < per; ++i) p[m * per + i] = std::rint(p[m * per + i] / c.scales[m]);
     return c.weights;
   }
   if (s.transform == WeightTransform::kConvBiasS8) {
