@@ -137,33 +137,33 @@ Expected<std::vector<float>> activation_scales(const RawWeights& raw, const std:
   return scales;
 }
 
-// The conv's fp32 weights (batch norm folded; the phase kernel of an upsampled conv) with the
-// input's channel scales folded in, and their per-output-channel int8 scales max|w'[m]| / 127.
-struct FoldedConv {
-  Tensor weights;
-  std::vector<float> scales;
+// The conv's fp32 weights (batch norm folded; the phase kernel of an upsampled conv), the
+// input's channel scales s_in, and the per-output-channel int8 scales of the weights with
+// s_in folded in: max over c, k of |w[m, c, k] * s_in[c]| / 127. The weights are not copied
+// here: only the weight slot needs them folded (and rounded), the bias and rescale slots
+// need the scales alone.
+struct ConvFold {
+  Tensor weights;  // [M, C, kh, kw], unfolded
+  std::vector<float> s_in, scales;
 };
 
-Expected<FoldedConv> folded_conv(const RawWeights& raw, const WeightSlot& s) {
+Expected<ConvFold> conv_fold(const RawWeights& raw, const WeightSlot& s) {
   WeightSlot f = s;
   f.transform = s.upsampled ? WeightTransform::kUpsampledConvWeights : WeightTransform::kConvWeights;
   KILN_ASSIGN_OR_RETURN(Tensor w, plain_source(raw, f));
-  KILN_ASSIGN_OR_RETURN(std::vector<float> s_in, activation_scales(raw, s.input_scales));
-  FoldedConv c{w.aligned().clone(), {}};
+  ConvFold c{w.aligned(), {}, {}};
+  KILN_ASSIGN_OR_RETURN(c.s_in, activation_scales(raw, s.input_scales));
   const Shape& shape = c.weights.shape();  // [M, C, kh, kw]
   const int64_t cin = shape[1], taps = shape[2] * shape[3];
-  if (static_cast<int64_t>(s_in.size()) != cin)
-    return internal_error("int8 weights of " + s.describe() + ": " + std::to_string(s_in.size()) +
+  if (static_cast<int64_t>(c.s_in.size()) != cin)
+    return internal_error("int8 weights of " + s.describe() + ": " + std::to_string(c.s_in.size()) +
                           " input scales for " + std::to_string(cin) + " channels");
-  float* p = c.weights.data<float>();
+  const float* p = c.weights.data<float>();
   for (int64_t m = 0; m < shape[0]; ++m) {
     float max = 0.0f;
     for (int64_t ci = 0; ci < cin; ++ci)
-      for (int64_t k = 0; k < taps; ++k) {
-        float& x = p[(m * cin + ci) * taps + k];
-        x *= s_in[static_cast<size_t>(ci)];
-        max = std::max(max, std::fabs(x));
-      }
+      for (int64_t k = 0; k < taps; ++k)
+        max = std::max(max, std::fabs(p[(m * cin + ci) * taps + k] * c.s_in[static_cast<size_t>(ci)]));
     c.scales.push_back(max > 0.0f ? max / 127.0f : 1.0f);
   }
   return c;
@@ -176,15 +176,25 @@ Expected<Tensor> int8_source(const RawWeights& raw, const WeightSlot& s) {
     for (size_t c = 0; c < scales.size(); ++c) t.data<float>()[c] = s.inverse ? 1.0f / scales[c] : scales[c];
     return t;
   }
-  KILN_ASSIGN_OR_RETURN(FoldedConv c, folded_conv(raw, s));
+  KILN_ASSIGN_OR_RETURN(ConvFold c, conv_fold(raw, s));
   const int64_t m_count = s.out_channels;
   if (s.transform == WeightTransform::kConvWeightsS8) {
     // Whole numbers in [-127, 127]; the packing reorder converts them to int8 exactly.
-    const int64_t per = c.weights.elements() / m_count;
-    float* p = c.weights.data<float>();
+    // (std::rint: glibc's nearbyint saves and restores the FP environment on every call.)
+    const Shape& shape = c.weights.shape();
+    const int64_t cin = shape[1], taps = shape[2] * shape[3];
+    Tensor q = Tensor::zeros(DType::kF32, shape);
+    const float* w = c.weights.data<float>();
+    float* out = q.data<float>();
     for (int64_t m = 0; m < m_count; ++m)
-      for (int64_t i = 0; i < per; ++i) p[m * per + i] = std::rint(p[m * per + i] / c.scales[m]);
-    return c.weights;
+      for (int64_t ci = 0; ci < cin; ++ci) {
+        const float f = c.s_in[static_cast<size_t>(ci)] / c.scales[static_cast<size_t>(m)];
+        for (int64_t k = 0; k < taps; ++k) {
+          const int64_t i = (m * cin + ci) * taps + k;
+          out[i] = std::rint(w[i] * f);
+        }
+      }
+    return q;
   }
   if (s.transform == WeightTransform::kConvBiasS8) {
     WeightSlot b = s;
