@@ -55,6 +55,22 @@ std::string calibrate_texture(const std::string& texture, Texture t) {
   return path;
 }
 
+// Loads `texture`'s weights with a calibration of them into `engine` as `name`, ready to run.
+::testing::AssertionResult load_calibrated(Engine& engine, const std::string& name, const std::string& texture,
+                                           Texture t) {
+  Status s = engine.load(name, {.model = demo_model(), .weights = weights_of(texture),
+                                .calibration = calibrate_texture(texture, t)});
+  if (s) s = engine.wait_ready(name, seconds(60));
+  if (!s) return ::testing::AssertionFailure() << name << ": " << s.message();
+  return ::testing::AssertionSuccess();
+}
+
+Engine int8_engine() {
+  EngineOptions eo;
+  eo.precision = Precision::kInt8;
+  return Engine(eo);
+}
+
 #define SKIP_WITHOUT_INT8()                                                         \
   if (!std::filesystem::exists(demo_model())) GTEST_SKIP() << "no demo models";     \
   if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX512_VNNI: int8 is refused"
@@ -129,15 +145,9 @@ TEST(Int8, AgreesWithFp32OnTheDemoModels) {
 
 TEST(Int8, ModelsOfOneArchitectureShareTheInt8Plan) {
   SKIP_WITHOUT_INT8();
-  EngineOptions eo;
-  eo.precision = Precision::kInt8;
-  Engine engine(eo);
-  ASSERT_TRUE(engine.load("speckle", {.model = demo_model(), .weights = weights_of("speckle"),
-                                      .calibration = calibrate_texture("speckle", Texture::kSpeckle)}));
-  ASSERT_TRUE(engine.wait_ready("speckle", seconds(60)));
-  ASSERT_TRUE(engine.load("leather", {.model = demo_model(), .weights = weights_of("leather"),
-                                      .calibration = calibrate_texture("leather", Texture::kLeather)}));
-  ASSERT_TRUE(engine.wait_ready("leather", seconds(60)));
+  Engine engine = int8_engine();
+  ASSERT_TRUE(load_calibrated(engine, "speckle", "speckle", Texture::kSpeckle));
+  ASSERT_TRUE(load_calibrated(engine, "leather", "leather", Texture::kLeather));
   auto st = engine.status("leather");
   ASSERT_TRUE(st);
   EXPECT_TRUE(st->plan_shared);
@@ -159,12 +169,8 @@ TEST(Int8, ModelsOfOneArchitectureShareTheInt8Plan) {
 // without one it is refused and the old weights keep serving.
 TEST(Int8, LoadWeightsBringsItsCalibration) {
   SKIP_WITHOUT_INT8();
-  EngineOptions eo;
-  eo.precision = Precision::kInt8;
-  Engine engine(eo);
-  ASSERT_TRUE(engine.load("m", {.model = demo_model(), .weights = weights_of("speckle"),
-                                .calibration = calibrate_texture("speckle", Texture::kSpeckle)}));
-  ASSERT_TRUE(engine.wait_ready("m", seconds(60)));
+  Engine engine = int8_engine();
+  ASSERT_TRUE(load_calibrated(engine, "m", "speckle", Texture::kSpeckle));
   Tensor image = generate(Texture::kLeather, 502).image;
   auto before = engine.run("m", {image});
   ASSERT_TRUE(before) << before.error().message();
