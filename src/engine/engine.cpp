@@ -71,6 +71,9 @@ struct ModelEntry {
   // for another input size packs again when it lays weights out differently.
   std::string weight_file;
   std::map<std::string, std::string> weight_name_map;
+  // int8: the calibration of `weights`, read once (at the first preparation, or by
+  // load_weights with the new weights) and used again by plans for other input sizes.
+  std::shared_ptr<const Calibration> calibration;
   // Plans (shared with other models of the architecture) and weights for input sizes other
   // than the loaded one, most recently used first; dropped when the weights are swapped.
   struct OtherShape {
@@ -163,11 +166,19 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e,
   CompileOptions co;
   co.conv_algorithm = opt.conv_algorithm;
   co.precision = opt.precision;
-  // int8: the calibration of the weights being packed (the load's, or those swapped in since).
-  std::optional<Calibration> calibration;
+  // int8: the calibration of the weights being packed.
+  std::shared_ptr<const Calibration> calibration;
   if (co.precision == Precision::kInt8) {
-    bool swapped = e.weight_file != e.spec.weights;
-    KILN_ASSIGN_OR_RETURN(calibration, weights_calibration(swapped ? "" : e.spec.calibration, e.spec.model, e.weight_file));
+    {
+      std::lock_guard<std::mutex> lock(e.mu);
+      calibration = e.calibration;
+    }
+    if (!calibration) {
+      KILN_ASSIGN_OR_RETURN(Calibration c, weights_calibration(e.spec.calibration, e.spec.model, e.weight_file));
+      calibration = std::make_shared<const Calibration>(std::move(c));
+      std::lock_guard<std::mutex> lock(e.mu);
+      e.calibration = calibration;
+    }
     co.float_layers = calibration->float_layers;
   }
   std::string key = architecture_key(m.graph, co);
@@ -219,8 +230,7 @@ Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e,
     KILN_ASSIGN_OR_RETURN(raw, read_weight_file(e.weight_file, e.weight_name_map, m.graph, arch->signature, shapes));
   }
   if (!weights) {
-    KILN_ASSIGN_OR_RETURN(weights, pack_with_cache(*arch, key, raw, calibration ? &*calibration : nullptr, from_cache,
-                                                   content_key));
+    KILN_ASSIGN_OR_RETURN(weights, pack_with_cache(*arch, key, raw, calibration.get(), from_cache, content_key));
   }
   p.pack_ms = ms_since(tp);
   p.import_ms = import_ms;
@@ -449,22 +459,24 @@ Status Engine::load_weights(const std::string& name, const std::string& path,
   bool from_cache = false;
   uint64_t key = kAnyKey;
   std::shared_ptr<const Weights> weights;
+  std::shared_ptr<const Calibration> calibration;  // int8: the new weights bring their own, "<path>.calibration.json"
   if (ends_with(path, ".kwp")) {
     KILN_ASSIGN_OR_RETURN(weights, map_pack_file(path, *arch->plan, kAnyKey));
     from_cache = true;
   } else {
     KILN_ASSIGN_OR_RETURN(RawWeights raw, read_weight_file(path, name_map, *graph, arch->signature, shapes));
-    std::optional<Calibration> calibration;  // int8: the new weights bring their own, "<path>.calibration.json"
     if (arch->plan->options.precision == Precision::kInt8) {
-      KILN_ASSIGN_OR_RETURN(calibration, weights_calibration("", path, path));
+      KILN_ASSIGN_OR_RETURN(Calibration c, weights_calibration("", path, path));
+      calibration = std::make_shared<const Calibration>(std::move(c));
     }
     KILN_ASSIGN_OR_RETURN(weights, impl_->runners->execute([&](Runner&) {
-      return impl_->pack_with_cache(*arch, architecture_key(*graph, arch->plan->options), raw,
-                                    calibration ? &*calibration : nullptr, from_cache, key);
+      return impl_->pack_with_cache(*arch, architecture_key(*graph, arch->plan->options), raw, calibration.get(),
+                                    from_cache, key);
     }));
   }
   std::lock_guard<std::mutex> lock(e->mu);
   e->weights = std::move(weights);
+  if (calibration) e->calibration = std::move(calibration);  // a .kwp carries its scales packed
   e->weight_file = path;
   e->weight_name_map = name_map;
   e->other_shapes.clear();  // packed from the old weights

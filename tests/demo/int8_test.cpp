@@ -203,6 +203,15 @@ TEST(Int8, LoadWeightsBringsItsCalibration) {
   ASSERT_TRUE(want);
   EXPECT_EQ(kiln::testing::max_abs_diff((*after)[0], (*want)[0]), 0.0);
   EXPECT_GT(kiln::testing::max_abs_diff((*after)[0], (*before)[0]), 0.0);
+
+  // Another input size runs the swapped weights and their scales too.
+  Tensor quarter = Tensor::zeros(DType::kF32, {1, 1, 256, 256});
+  for (int64_t y = 0; y < 256; ++y)
+    std::copy_n(image.data<float>() + y * 512, 256, quarter.data<float>() + y * 256);
+  auto small = engine.run("m", {quarter});
+  auto small_want = alone->run({quarter});
+  ASSERT_TRUE(small && small_want) << (small ? small_want.error().message() : small.error().message());
+  EXPECT_EQ(kiln::testing::max_abs_diff((*small)[0], (*small_want)[0]), 0.0);
 }
 
 TEST(Int8, CalibrationErrorsAreClearAndLeaveLoadedModelsServing) {
