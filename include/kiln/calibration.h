@@ -64,7 +64,8 @@ struct Int8Agreement {
 struct FloatLayerSearch {
   double target_iou = 0.99;   // stop once int8's mask IoU against fp32 reaches this
   int max_layers = -1;        // keep at most this many convolutions out of int8 (-1: no limit)
-  // Called as the search goes: what it is doing ("measuring /enc2/conv2/Conv alone", ...).
+  // Called as the search goes: what it is doing ("measuring /enc2/conv2/Conv in floating
+  // point (1 of 16)", then each layer kept and the agreement reached).
   std::function<void(const std::string&)> progress;
 };
 
@@ -74,9 +75,9 @@ Expected<Int8Agreement> compare_int8(const std::string& model_path, const Calibr
                                      const std::vector<Tensor>& images, const CalibrationOptions& options = {});
 
 // Where int8 moves the masks too far: measures, for each int8 convolution alone, how much
-// keeping it in floating point restores the IoU on `images`, then keeps the most helpful ones so one by
-// one until the IoU reaches the target (or the layer budget is spent). Sets c.float_layers;
-// returns the agreement with them.
+// keeping it in floating point restores the IoU on `images`, then keeps the most helpful
+// ones out of int8, one at a time, until the IoU reaches the target (or the layer budget is
+// spent). Sets c.float_layers; returns the agreement with them.
 Expected<Int8Agreement> choose_float_layers(const std::string& model_path, Calibration& c,
                                            const std::vector<Tensor>& images, const FloatLayerSearch& search = {},
                                            const CalibrationOptions& options = {});

@@ -26,8 +26,8 @@ enum class Precision {
           // AVX512_BF16.
   kInt8,  // uint8 activations and int8 weights (per output channel scales) in convolutions
           // of at least 16 channels in and out whose input is non-negative (after ReLU);
-          // everything else float32. Needs a calibration (kiln/calibration.h, kiln quantize)
-          // and AVX512_VNNI.
+          // everything else as in kBF16 where the CPU has AVX512_BF16, else float32. Needs a
+          // calibration (kiln/calibration.h, kiln quantize) and AVX512_VNNI.
 };
 const char* precision_name(Precision p);  // "fp32", "bf16", "int8"
 std::optional<Precision> parse_precision(const std::string& name);

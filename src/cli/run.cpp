@@ -9,7 +9,6 @@
 #include "kiln/io.h"
 #include "import/import.h"
 #include "kiln/model.h"
-#include "ops/reference/reference.h"
 
 namespace kiln::cli {
 

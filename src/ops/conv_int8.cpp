@@ -19,8 +19,8 @@ bool runs_int8(const CompileContext& ctx, const Node& n) {
   const Shape& x = ctx.shape(n.inputs[0]);
   const Shape& y = ctx.shape(n.outputs[0]);
   if (a.group != 1 || x.size() != 4 || ctx.is_weight(n.inputs[0])) return false;
-  // Thin layers (the image in, a segmentation head out) stay fp32: they cost little and
-  // decide the output's precision.
+  // Thin layers (the image in, a segmentation head out) stay out of int8: they cost little
+  // and decide the output's precision.
   if (x[1] < 16 || y[1] < 16) return false;
   for (const PostOp& p : a.post_ops)
     if (p.kind != PostOp::Kind::kUnary) return false;

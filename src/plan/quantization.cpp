@@ -1,6 +1,5 @@
 #include "plan/quantization.h"
 
-
 namespace kiln {
 
 namespace {
