@@ -6,6 +6,7 @@ set -euo pipefail
 KILN_APT_PACKAGES=(
   cmake g++ make pkg-config
   libdnnl-dev                         # oneDNN 2.6: the compute backend
+  ocl-icd-opencl-dev                  # oneDNN's CMake config requires OpenCL (only 'recommended')
   libprotobuf-dev protobuf-compiler   # ONNX files are protobuf
   libonnx-dev                         # the ONNX schema, generated headers, libonnx_proto
   libstb-dev                          # PNG/JPEG decoding and PNG writing
