@@ -25,10 +25,24 @@ int main(int argc, char** argv) {
   kiln::cli::add_quantize(app, quantize);
   kiln::cli::add_gen_defects(app, gen);
   kiln::cli::add_demo(app, demo);
+  if (argc > 1 && argv[1][0] != '-') {  // name the unknown command rather than "a subcommand is required"
+    std::string known;
+    bool found = false;
+    for (const CLI::App* c : app.get_subcommands({})) {
+      found = found || c->get_name() == argv[1];
+      known += (known.empty() ? "" : ", ") + c->get_name();
+    }
+    if (!found) {
+      std::cerr << "kiln: unknown command '" << argv[1] << "' (commands: " << known << "; kiln --help)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are successes; every other parse error is a usage error: exit 2,
+    // as the README says (CLI11's own codes are 100 and up).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (app.got_subcommand("run")) return kiln::cli::do_run(run);
   if (app.got_subcommand("inspect")) return kiln::cli::do_inspect(inspect);

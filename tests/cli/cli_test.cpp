@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 
+#include "reference/reference.h"
 #include "test_util.h"
 
 namespace kiln {
@@ -72,7 +73,16 @@ TEST(Cli, WrongInputShapeExitsNonZero) {
 
 TEST(Cli, UnknownSubcommandIsAUsageError) {
   Result r = run_cli("frobnicate");
-  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.code, 2) << r.output;  // a crash reads as -1, CLI11's own codes as 100+
+  EXPECT_NE(r.output.find("unknown command 'frobnicate'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("run"), std::string::npos) << r.output;  // and says what the commands are
+}
+
+TEST(Cli, BadOptionIsAUsageError) {
+  Result r = run_cli("run --no-such-option x.onnx --input y.npy");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--no-such-option"), std::string::npos) << r.output;
+  EXPECT_EQ(run_cli("--help").code, 0);
 }
 
 }  // namespace
@@ -90,8 +100,23 @@ TEST(Cli, InspectListsTensorFlowNames) {
   std::string shape = std::to_string(s[0]) + "," + std::to_string(s[2]) + "," + std::to_string(s[3]) + "," + std::to_string(s[1]);
   Result r = run_cli("inspect " + pb + " --input-shape " + shape + " --tensors");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("tensors"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("/"), std::string::npos) << r.output;  // TensorFlow scoped names
+  // Every computed tensor, by its scoped TensorFlow name, with its NHWC shape: the names
+  // `run --output-name` takes (one of the file's own, not the kiln-made node names).
+  const size_t listed = r.output.find("tensors");
+  ASSERT_NE(listed, std::string::npos) << r.output;
+  const std::string want = "keras_relu6/clip_by_value/Minimum";
+  const size_t at = r.output.find("\n  " + want + " ", listed);
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const std::string line = r.output.substr(at + 1, r.output.find('\n', at + 1) - at - 1);
+  EXPECT_NE(line.find("[" + shape + "]"), std::string::npos) << line;
+  // And run takes that name.
+  std::string npy = ::testing::TempDir() + "/kiln_relu6_in.npy";
+  Tensor nchw[] = {*in};
+  auto nhwc = reference::transpose(TransposeAttrs{{0, 2, 3, 1}}, nchw);
+  ASSERT_TRUE(nhwc && write_npy(npy, *nhwc));
+  Result run = run_cli("run " + pb + " --input " + npy + " --output-name " + want);
+  EXPECT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("output     " + want + " [" + shape + "]"), std::string::npos) << run.output;
 }
 
 }  // namespace
