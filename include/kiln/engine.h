@@ -18,10 +18,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "kiln/calibration.h"
 #include "kiln/compile_options.h"
+#include "kiln/model_info.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 
@@ -44,17 +47,26 @@ struct EngineOptions {
   // time. Part of what makes two models share a plan.
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
   Precision precision = Precision::kF32;  // also part of what makes models share a plan
+  // A model is ready once a new plan has run once on every runner (kernels, arena pages and
+  // thread teams warm); false skips that run (a one-shot command), arenas are still reserved.
+  bool warm_up = true;
 };
 
 struct LoadSpec {
-  std::string model;                                // ONNX file: the architecture (and weights)
+  std::string model;                                // model file (.onnx, .pb, .pbtxt, .h5): the architecture
+                                                    // (and weights)
   std::string weights;                              // optional: .onnx of the same architecture, .safetensors,
-                                                    // or a weight pack (.kwp) written by export_pack / `kiln pack`
+                                                    // Keras .h5, or a weight pack (.kwp) written by
+                                                    // export_pack / `kiln pack`
   std::map<std::string, std::string> name_map;      // safetensors name -> graph initializer name
-  std::map<std::string, Shape> input_shapes;        // "" = the first input
+  std::map<std::string, Shape> input_shapes;        // "" = the first input; -1 on an axis: the file's size
+  std::optional<ImageSize> image_size;              // or: the first input is an image of this size
+  std::map<std::string, Tensor> constant_inputs;    // inputs whose values are fixed (folded at import)
   std::vector<std::string> outputs;                 // tensors to return by name (default: the model's)
   std::string calibration;                          // int8: default "<weights or model>.calibration.json";
                                                     // load_weights(W) reads "W.calibration.json"
+  std::optional<Calibration> calibration_data;      // int8: this calibration, instead of a file
+  size_t max_shape_plans = 4;                       // plans for other input sizes kept (LRU)
 };
 
 struct ModelStatus {
@@ -63,6 +75,7 @@ struct ModelStatus {
   std::string phase;          // what preparation is doing now
   double progress = 0;        // 0..1
   std::string error;          // why it failed
+  ErrorCode error_code = ErrorCode::kOk;  // and what kind of failure (kiln/status.h)
   std::string fingerprint;
   bool plan_shared = false;   // the plan was already compiled for another model
   bool weights_from_cache = false;
@@ -94,8 +107,12 @@ class Engine {
   Status wait_ready(const std::string& name, std::chrono::milliseconds timeout);
   Expected<ModelStatus> status(const std::string& name) const;
   std::vector<ModelStatus> models() const;
+  // What a ready model takes and gives (its own tensor names), and its plan's figures.
+  Expected<ModelInfo> info(const std::string& name) const;
 
   Expected<std::vector<Tensor>> run(const std::string& name, const std::vector<Tensor>& inputs);
+  // One run of the loaded input size with every step timed (`kiln bench --profile`).
+  Expected<std::vector<StepProfile>> profile(const std::string& name, const std::vector<Tensor>& inputs);
   // Replaces the model's weights atomically; on any mismatch the old weights stay.
   Status load_weights(const std::string& name, const std::string& path,
                       const std::map<std::string, std::string>& name_map = {});

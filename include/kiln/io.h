@@ -4,11 +4,14 @@
 //   kiln::Status s = kiln::write_npy("out.npy", *x);
 //   // An image as a [1, C, H, W] float32 tensor in [0, 1], C = 1 (gray) or 3 (RGB):
 //   kiln::Expected<kiln::Tensor> img = kiln::read_image("part.png", 1);
+//   // Laid out as a model takes it (ModelInfo::channels_last: [1, H, W, C] for TensorFlow/Keras):
+//   auto x = kiln::read_image("part.png", info.inputs[0].shape[3], info.channels_last);
 //   kiln::Status m = kiln::write_mask_png("mask.png", out, 0.5f);   // 8-bit mask
 #pragma once
 
 #include <string>
 
+#include "kiln/model_info.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 
@@ -17,8 +20,11 @@ namespace kiln {
 Expected<Tensor> read_npy(const std::string& path);
 Status write_npy(const std::string& path, const Tensor& t);
 
-// Decodes PNG/JPEG/BMP into [1, channels, H, W] float32 scaled to [0, 1].
-Expected<Tensor> read_image(const std::string& path, int channels);
+// Decodes PNG/JPEG/BMP into [1, channels, H, W] float32 scaled to [0, 1] (channels 1: gray,
+// 3: RGB), or [1, H, W, channels] when `channels_last`.
+Expected<Tensor> read_image(const std::string& path, int channels, bool channels_last = false);
+// An image file's height and width, without decoding its pixels.
+Expected<ImageSize> read_image_size(const std::string& path);
 // Writes a [.., H, W] tensor with one channel as an 8-bit PNG: values scaled by 255
 // (threshold < 0) or binarised at `threshold`.
 Status write_mask_png(const std::string& path, const Tensor& t, float threshold);

@@ -22,13 +22,16 @@
 
 #include "kiln/calibration.h"
 #include "kiln/compile_options.h"
+#include "kiln/model_info.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 
 namespace kiln {
 
 struct ModelOptions {
-  std::map<std::string, Shape> input_shapes;      // override or fill in input shapes
+  std::map<std::string, Shape> input_shapes;      // override or fill in input shapes ("": the first
+                                                  // input; -1 on an axis: the file's size there)
+  std::optional<ImageSize> image_size;            // or: the first input is an image of this size
   std::map<std::string, Tensor> constant_inputs;  // inputs whose values are fixed (folded)
   std::vector<std::string> outputs;               // tensors to return by name (default: the model's)
   std::string weights;                            // other weights: .onnx of the same architecture,
@@ -58,37 +61,13 @@ struct TileOptions {
   int64_t overlap = 256;
 };
 
-struct TensorInfo {
-  std::string name;
-  Shape shape;
-};
+// What `path` takes and gives, without compiling a plan or packing weights (import and
+// optimise only): inputs and outputs with their shapes under `options`' shapes, layout,
+// fingerprint, operators, parameters and FLOPs.
+Expected<ModelInfo> describe_model(const std::string& path, const ModelOptions& options = {});
 
-struct ModelInfo {
-  std::vector<TensorInfo> inputs, outputs;
-  std::string fingerprint;                 // architecture fingerprint, 16 hex digits
-  std::string producer;                    // who wrote the file
-  int opset = 0;
-  int64_t parameters = 0;
-  double flops = 0;                        // per run at the compiled shapes
-  std::map<std::string, int> source_ops;   // op histogram of the file
-  std::vector<TensorInfo> tensors;         // every computed tensor, by the file's name (output candidates)
-  std::map<std::string, int> optimizations;  // rewrite rule -> times applied
-  size_t steps = 0;                        // plan steps (primitives, reorders, fallbacks)
-  size_t reference_steps = 0;              // steps running naive reference kernels
-  size_t arena_bytes = 0;                  // activation arena of one runner
-  size_t weight_bytes = 0;                 // packed weights
-  bool weights_from_cache = false;         // mapped from the pack cache or a .kwp
-  // Milliseconds spent in each phase of load().
-  double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
-};
-
-// Per-step timing of one run, for `kiln bench --profile`.
-struct StepProfile {
-  std::string name, kind, impl;
-  double ms = 0;
-  double flops = 0;
-};
-
+// One model, prepared and hot: the one-model face of kiln::Engine (kiln/engine.h), with the
+// same preparation, and runs on a runner thread of its own.
 class Model {
  public:
   static Expected<Model> load(const std::string& path, const ModelOptions& options = {});

@@ -1,11 +1,11 @@
 // kiln/status.h — errors as values.
 //
-//   kiln::Expected<Model> m = kiln::load_model("unet.onnx");
+//   kiln::Expected<kiln::Model> m = kiln::Model::load("unet.onnx");     // kiln/model.h
 //   if (!m) { std::cerr << m.error().message() << "\n"; return 1; }
-//   use(*m);
+//   m->run({image});
 //
-//   kiln::Status s = do_something();
-//   if (!s) return s.with_context("loading 'unet.onnx'");
+//   kiln::Status s = engine.load_weights("cable", "cable_v2.safetensors");   // kiln/engine.h
+//   if (!s) return s.with_context("swapping the weights of 'cable'");
 //
 // The library never throws across its public boundary; every failure a user can cause
 // (bad file, wrong shape, unsupported op) comes back as a Status carrying enough
@@ -87,19 +87,3 @@ class Expected {
 };
 
 }  // namespace kiln
-
-// Internal convenience: return early on failure.
-#define KILN_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    ::kiln::Status kiln_status_ = (expr);     \
-    if (!kiln_status_) return kiln_status_;   \
-  } while (0)
-
-#define KILN_CONCAT_INNER(a, b) a##b
-#define KILN_CONCAT(a, b) KILN_CONCAT_INNER(a, b)
-#define KILN_ASSIGN_OR_RETURN(lhs, expr) \
-  KILN_ASSIGN_OR_RETURN_IMPL(KILN_CONCAT(kiln_expected_, __LINE__), lhs, expr)
-#define KILN_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                               \
-  if (!tmp) return tmp.error();                    \
-  lhs = std::move(*tmp)

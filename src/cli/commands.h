@@ -88,12 +88,9 @@ int do_gen_defects(const GenDefectsArgs& a);
 int do_pack(const PackArgs& a);
 
 // Shared helpers.
-struct ShapeArg;
 bool parse_input_shapes(const std::vector<std::string>& specs, const std::string& model_first_input_hint,
                         std::map<std::string, std::vector<int64_t>>& out, std::string& error);
 void set_threads(int threads);
-// A [1,C,H,W] image as [1,H,W,C] (what TensorFlow and Keras models take).
-Tensor to_nhwc(const Tensor& nchw);
 // --conv direct|winograd|auto, checked by the parser (so parse_conv_algorithm never fails after it).
 void add_conv_option(CLI::App* command, std::string& conv);
 // --precision fp32|bf16|int8, and --calibration-file for int8.

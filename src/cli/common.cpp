@@ -7,7 +7,6 @@
 
 #include "cli/commands.h"
 #include "kiln/compile_options.h"
-#include "ops/reference/reference.h"
 
 namespace kiln::cli {
 
@@ -57,11 +56,6 @@ void add_precision_option(CLI::App* command, std::string& precision, std::string
       ->capture_default_str();
   command->add_option("--calibration-file", calibration,
                       "int8: the calibration of the weights (default: <weights or model>.calibration.json)");
-}
-
-Tensor to_nhwc(const Tensor& nchw) {
-  Tensor in[] = {nchw};
-  return *reference::transpose(TransposeAttrs{{0, 2, 3, 1}}, in);  // a 4-D float image: cannot fail
 }
 
 void set_threads(int threads) {

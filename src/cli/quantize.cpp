@@ -7,7 +7,6 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "import/import.h"
 #include "kiln/calibration.h"
 #include "kiln/io.h"
 #include "kiln/model.h"
@@ -24,9 +23,8 @@ bool has_extension(const std::filesystem::path& p, std::initializer_list<const c
   return false;
 }
 
-// The images of DIR (.png/.jpg/.jpeg/.bmp as [1,C,H,W] in [0,1], channels-last for TensorFlow
-// and Keras models; .npy float32 as they are), in name order.
-Expected<std::vector<Tensor>> read_images(const std::string& dir, int channels, bool nhwc, int max_images) {
+// The image files of DIR (.png/.jpg/.jpeg/.bmp, .npy), in name order.
+Expected<std::vector<std::filesystem::path>> image_files(const std::string& dir, int max_images) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return not_found("calibration directory '" + dir + "' does not exist");
   std::vector<std::filesystem::path> files;
@@ -36,15 +34,43 @@ Expected<std::vector<Tensor>> read_images(const std::string& dir, int channels, 
   std::sort(files.begin(), files.end());
   if (max_images > 0 && files.size() > static_cast<size_t>(max_images)) files.resize(static_cast<size_t>(max_images));
   if (files.empty()) return not_found("no images (.png, .jpg, .bmp, .npy) in '" + dir + "'");
+  return files;
+}
+
+// How images are laid out for the model: its layout, and its channels (gray or RGB) at the
+// size of the first image.
+struct ImageFormat {
+  int channels = 1;
+  bool channels_last = false;
+};
+Expected<ImageFormat> image_format(const std::string& model, const std::filesystem::path& first) {
+  if (has_extension(first, {".npy"})) return ImageFormat{};  // already in the model's layout
+  Expected<ImageSize> size = read_image_size(first.string());
+  if (!size) return size.error();
+  ModelOptions opt;
+  opt.image_size = *size;
+  Expected<ModelInfo> info = describe_model(model, opt);
+  if (!info) return info.error();
+  const Shape& s = info->inputs.at(0).shape;
+  const int64_t c = s.size() == 4 ? s[info->channels_last ? 3 : 1] : 0;
+  if (c != 1 && c != 3)
+    return invalid_argument("the model's input " + shape_to_string(s) + " is not an image with 1 or 3 channels");
+  return ImageFormat{static_cast<int>(c), info->channels_last};
+}
+
+// The images of DIR (images as [1,C,H,W] in [0,1], or [1,H,W,C] for channels-last models;
+// .npy float32 as they are), in name order.
+Expected<std::vector<Tensor>> read_images(const std::string& model, const std::string& dir, int max_images) {
+  Expected<std::vector<std::filesystem::path>> files = image_files(dir, max_images);
+  if (!files) return files.error();
+  Expected<ImageFormat> format = image_format(model, files->front());
+  if (!format) return format.error();
   std::vector<Tensor> images;
-  for (const auto& f : files) {
-    if (has_extension(f, {".npy"})) {
-      KILN_ASSIGN_OR_RETURN(Tensor t, read_npy(f.string()));
-      images.push_back(t);
-      continue;
-    }
-    KILN_ASSIGN_OR_RETURN(Tensor img, read_image(f.string(), channels));
-    images.push_back(nhwc ? to_nhwc(img) : img);
+  for (const auto& f : *files) {
+    Expected<Tensor> t = has_extension(f, {".npy"}) ? read_npy(f.string())
+                                                    : read_image(f.string(), format->channels, format->channels_last);
+    if (!t) return t.error();
+    images.push_back(std::move(*t));
   }
   return images;
 }
@@ -74,25 +100,19 @@ void add_quantize(CLI::App& app, QuantizeArgs& a) {
 
 int do_quantize(const QuantizeArgs& a) {
   set_threads(a.threads);
-  const bool nhwc = takes_nhwc_inputs(a.model);
   CalibrationOptions co;
   co.weights = a.weights;
   co.progress = [](size_t done, size_t all) {
     std::fprintf(stderr, "\rcalibrating: run %zu of %zu (each image twice: ranges, then histograms)", done, all);
     if (done == all) std::fprintf(stderr, "\n");
   };
-  Expected<Calibration> cal = invalid_argument("unset");
-  std::vector<Tensor> images;
-  for (int channels : {1, 3}) {  // gray first; a model that wants RGB says so
-    auto read = read_images(a.images, channels, nhwc, a.max_images);
-    if (!read) {
-      std::cerr << "kiln: " << read.error().message() << "\n";
-      return 1;
-    }
-    images = std::move(*read);
-    cal = calibrate(a.model, images, co);
-    if (cal || cal.error().message().find("channels") == std::string::npos) break;
+  auto read = read_images(a.model, a.images, a.max_images);
+  if (!read) {
+    std::cerr << "kiln: " << read.error().message() << "\n";
+    return 1;
   }
+  std::vector<Tensor> images = std::move(*read);
+  Expected<Calibration> cal = calibrate(a.model, images, co);
   if (!cal) {
     std::cerr << "kiln: " << cal.error().message() << "\n";
     return 1;
@@ -106,12 +126,12 @@ int do_quantize(const QuantizeArgs& a) {
               cal->max.size(), out.c_str());
   if (a.check_images <= 0) return 0;
   if (!a.check_dir.empty()) {
-    auto read = read_images(a.check_dir, static_cast<int>(images[0].shape()[nhwc ? 3 : 1]), nhwc, 0);
-    if (!read) {
-      std::cerr << "kiln: " << read.error().message() << "\n";
+    auto check_read = read_images(a.model, a.check_dir, 0);
+    if (!check_read) {
+      std::cerr << "kiln: " << check_read.error().message() << "\n";
       return 1;
     }
-    images = std::move(*read);
+    images = std::move(*check_read);
   }
   // The first --check-images of them, those of the first one's shape (one compiled plan).
   std::vector<Tensor> check;

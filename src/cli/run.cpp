@@ -7,20 +7,15 @@
 
 #include "cli/commands.h"
 #include "kiln/io.h"
-#include "import/import.h"
 #include "kiln/model.h"
 
 namespace kiln::cli {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool is_image(const std::string& p) {
   for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".PNG", ".JPG", ".JPEG"})
-    if (ends_with(p, e)) return true;
+    if (p.ends_with(e)) return true;
   return false;
 }
 
@@ -62,19 +57,14 @@ int do_run(const RunArgs& a) {
     return 2;
   }
   Tensor input;
-  // TensorFlow and Keras models take NHWC images; ONNX ones NCHW.
-  bool nhwc = takes_nhwc_inputs(a.model);
-  int64_t image_h = 0, image_w = 0;
-  auto image_shape = [&](int64_t channels) -> Shape {
-    return nhwc ? Shape{1, image_h, image_w, channels} : Shape{1, channels, image_h, image_w};
-  };
-  if (is_image(a.input)) {
-    // Read once to learn the size, so an image of any size sets the model's input shape.
-    auto probe = read_image(a.input, 1);
-    if (!probe) { std::cerr << "kiln: " << probe.error().message() << "\n"; return 1; }
-    image_h = probe->shape()[2];
-    image_w = probe->shape()[3];
-    if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = image_shape(1);
+  const bool image = is_image(a.input);
+  if (image) {
+    // The image's size sets the input's height and width (with --tile, the tile's); its batch
+    // is 1 and its channels (gray or RGB) and layout are what the model declares.
+    auto size = read_image_size(a.input);
+    if (!size) { std::cerr << "kiln: " << size.error().message() << "\n"; return 1; }
+    if (a.input_shape.empty())
+      opt.image_size = a.tile > 0 ? ImageSize{std::min(size->height, a.tile), std::min(size->width, a.tile)} : *size;
   } else {
     auto t = read_npy(a.input);
     if (!t) { std::cerr << "kiln: " << t.error().message() << "\n"; return 1; }
@@ -84,34 +74,27 @@ int do_run(const RunArgs& a) {
     }
     input = *t;
     if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = input.shape();
-    if (input.shape().size() == 4) {
-      image_h = input.shape()[nhwc ? 1 : 2];
-      image_w = input.shape()[nhwc ? 2 : 3];
+    if (a.tile > 0 && a.input_shape.empty() && input.shape().size() == 4) {
+      // The plan is compiled for one tile: which axes are height and width is the model's layout.
+      auto described = describe_model(a.model, opt);
+      if (!described) { std::cerr << "kiln: " << described.error().message() << "\n"; return 1; }
+      const int ha = described->channels_last ? 1 : 2;
+      Shape& s = opt.input_shapes[a.input_name];
+      s[ha] = std::min(s[ha], a.tile);
+      s[ha + 1] = std::min(s[ha + 1], a.tile);
     }
   }
-  // With --tile the plan is compiled for one tile; the image is cut into tiles of that size.
-  auto shape_for_tile = [&] {
-    if (a.tile <= 0 || !a.input_shape.empty() || image_h <= 0) return;
-    Shape& s = opt.input_shapes[a.input_name];
-    s[nhwc ? 1 : 2] = std::min(image_h, a.tile);
-    s[nhwc ? 2 : 3] = std::min(image_w, a.tile);
-  };
-  shape_for_tile();
   auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(a.model, opt);
-  if (!model && image_h > 0 && a.input_shape.empty() && model.error().message().find("channels") != std::string::npos) {
-    opt.input_shapes[a.input_name] = image_shape(3);  // gray was a guess: the model wants RGB
-    shape_for_tile();
-    model = Model::load(a.model, opt);
-  }
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
   const ModelInfo& info = model->info();
+  const bool nhwc = info.channels_last;
   if (info.inputs.size() != 1) {
     std::cerr << "kiln: run takes models with one input; this one has " << info.inputs.size() << "\n";
     return 1;
   }
-  if (is_image(a.input)) {
+  if (image) {
     const Shape& want = info.inputs[0].shape;
     int64_t channels = want.size() == 4 ? (nhwc ? want[3] : want[1]) : 0;
     if (channels != 1 && channels != 3) {
@@ -119,9 +102,9 @@ int do_run(const RunArgs& a) {
                 << " image with 1 or 3 channels\n";
       return 1;
     }
-    auto img = read_image(a.input, static_cast<int>(channels));
+    auto img = read_image(a.input, static_cast<int>(channels), nhwc);
     if (!img) { std::cerr << "kiln: " << img.error().message() << "\n"; return 1; }
-    input = nhwc ? to_nhwc(*img) : *img;
+    input = *img;
   }
   t0 = std::chrono::steady_clock::now();
   auto out = a.tile > 0 ? model->run_tiled(input, TileOptions{a.overlap}) : model->run({input});
@@ -153,7 +136,7 @@ int do_run(const RunArgs& a) {
                               static_cast<long long>(info.inputs[0].shape[nhwc ? 2 : 3]), static_cast<long long>(a.overlap));
   std::printf("memory     peak RSS %.1f MB\n", peak_rss_mb());
   if (!a.output.empty()) {
-    Status s = ends_with(a.output, ".png") ? write_mask_png(a.output, (*out)[0], a.threshold) : write_npy(a.output, (*out)[0]);
+    Status s = a.output.ends_with(".png") ? write_mask_png(a.output, (*out)[0], a.threshold) : write_npy(a.output, (*out)[0]);
     if (!s) { std::cerr << "kiln: " << s.message() << "\n"; return 1; }
     std::printf("wrote      %s\n", a.output.c_str());
   }

@@ -3,18 +3,16 @@
 // (reordered to plain NCHW, so that its channels can be told apart), twice over the images:
 // per-channel maxima, then histograms for the clipping points.
 #include "kiln/calibration.h"
+#include "core/status_macros.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
 
-#include "engine/runner.h"
+#include "engine/prepare.h"
+#include "exec/runner.h"
 #include "plan/layout.h"
-#include "engine/weight_binding.h"
-#include "import/import.h"
-#include "optimize/optimize.h"
-#include "weights/weights.h"
 
 namespace kiln {
 
@@ -35,22 +33,22 @@ struct CalibrationPlan {
 
 Expected<CalibrationPlan> calibration_plan(const std::string& path, const Shape& shape, const CalibrationOptions& o,
                                            std::string& fingerprint_out) {
-  ImportOptions io;
+  LoadSpec spec;
+  spec.model = path;
+  spec.weights = o.weights;
+  spec.name_map = o.name_map;
   // The first input takes the image's shape; importers name it, so ask for it by "".
-  io.input_shapes[""] = shape;
-  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(path, io));
-  if (m.graph.inputs.size() != 1)
-    return invalid_argument("calibration takes models with one input; '" + path + "' has " +
-                            std::to_string(m.graph.inputs.size()));
-  optimize(m.graph);
+  spec.input_shapes[""] = shape;
   CompileOptions co;
   co.keep_values = true;
-  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, compile_plan(m.graph, co));
-  fingerprint_out = fingerprint_hex(plan->fingerprint);
-  KILN_ASSIGN_OR_RETURN(RawWeights raw,
-                        model_or_file_weights(m, o.weights, o.name_map, weight_signature(m.graph), io.input_shapes));
-  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Weights> w, pack(*plan, raw));
-  CalibrationPlan cp{plan, w, {}};
+  Architectures plans;  // a keep-values plan serves this calibration only
+  KILN_ASSIGN_OR_RETURN(Prepared p, prepare(spec, co, {}, plans, nullptr));
+  if (p.info.inputs.size() != 1)
+    return invalid_argument("calibration takes models with one input; '" + path + "' has " +
+                            std::to_string(p.info.inputs.size()));
+  const std::shared_ptr<const Plan>& plan = p.arch->plan;
+  fingerprint_out = p.info.fingerprint;
+  CalibrationPlan cp{plan, p.packed.weights, {}};
   // Each fp32 activation, reordered to plain NCHW to be read channel by channel: the
   // reorders are made here once, not per image.
   for (const auto& [name, ref] : plan->values) {
@@ -142,7 +140,7 @@ Expected<Calibration> calibrate(const std::string& model_path, const std::vector
       for (const ValueReader& r : it->second.readers) {
         const auto dims = r.plain.dims();
         const std::vector<float>& v =
-            plain_values(r, plan.address(r.ref, const_cast<uint8_t*>(runner.arena()), *it->second.weights), stream, buffer);
+            plain_values(r, plan.arena_address(r.ref, const_cast<uint8_t*>(runner.arena())), stream, buffer);
         const int64_t n = dims[0], ch = dims.size() >= 2 ? dims[1] : 1;
         const int64_t plane = static_cast<int64_t>(v.size()) / std::max<int64_t>(n * ch, 1);
         std::vector<ChannelStats>& st = stats[r.name];

@@ -1,25 +1,16 @@
 #include "kiln/engine.h"
 
-#include <sys/resource.h>
-
 #include <condition_variable>
-#include <cstdio>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "core/clock.h"
+#include "core/status_macros.h"
+#include "engine/prepare.h"
 #include "engine/runner_pool.h"
 #include "engine/shape_plans.h"
-#include "engine/weight_binding.h"
-#include "import/import.h"
-#include "optimize/optimize.h"
-#include "plan/plan.h"
-#include "weights/pack_cache.h"
-#include "weights/pack_file.h"
-#include "weights/storage_pool.h"
-#include "weights/weights.h"
 
 namespace kiln {
 
@@ -35,42 +26,19 @@ const char* model_state_name(ModelState s) {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-size_t current_rss_bytes() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
-
-// A compiled plan and the weight names (canonical order) its slots were made with.
-struct Architecture {
-  std::shared_ptr<const Plan> plan;
-  WeightSignature signature;
-  size_t compile_rss_bytes = 0;
-  // Storage for its models' packed weights: a buffer freed by an unload or a weight swap is
-  // kept for the next pack instead of being unmapped.
-  std::shared_ptr<StoragePool> storage;
-};
-
 struct ModelEntry {
   std::string name;
+  // What it was loaded from; `weights` and `name_map` follow load_weights, so that a plan
+  // for another input size packs the weights the model has now.
   LoadSpec spec;
   mutable std::mutex mu;
   std::condition_variable changed;
   ModelStatus status;
+  ModelInfo info;
   std::shared_ptr<const Architecture> arch;
   Graph graph;  // this model's optimised graph: its own weight names, for later weight files
   std::shared_ptr<const Weights> weights;
   uint64_t pack_key = kAnyKey;  // content key of `weights`, when known
-  // Where `weights` came from (the load spec's, or the last load_weights file): what a plan
-  // for another input size packs again when it lays weights out differently.
-  std::string weight_file;
-  std::map<std::string, std::string> weight_name_map;
   // int8: the calibration of `weights`, read once (at the first preparation, or by
   // load_weights with the new weights) and used again by plans for other input sizes.
   std::shared_ptr<const Calibration> calibration;
@@ -81,22 +49,16 @@ struct ModelEntry {
     std::shared_ptr<const Architecture> arch;
     std::shared_ptr<const Weights> weights;
   };
-  ShapePlans<OtherShape> other_shapes{4};  // plans for other input sizes kept per model
+  ShapePlans<OtherShape> other_shapes{4};
 };
-
-bool ends_with(const std::string& s, const char* suffix) {
-  std::string x(suffix);
-  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
-}
-
 
 }  // namespace
 
 struct Engine::Impl {
   EngineOptions opt;
-  mutable std::mutex mu;  // models and archs
+  mutable std::mutex mu;  // models
   std::map<std::string, std::shared_ptr<ModelEntry>> models;
-  std::map<std::string, std::weak_ptr<const Architecture>> archs;
+  Architectures architectures;
 
   std::unique_ptr<RunnerPool> runners;
 
@@ -111,6 +73,24 @@ struct Engine::Impl {
     auto it = models.find(name);
     return it == models.end() ? nullptr : it->second;
   }
+  // A model that is ready, or why not.
+  Expected<std::shared_ptr<ModelEntry>> find_ready(const std::string& name) const {
+    auto e = find(name);
+    if (!e) return not_found("no model named '" + name + "'");
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (e->status.state != ModelState::kReady)
+      return invalid_argument("model '" + name + "' is " + model_state_name(e->status.state) +
+                              (e->status.error.empty() ? "" : ": " + e->status.error));
+    return e;
+  }
+
+  CompileOptions compile_options() const {
+    CompileOptions co;
+    co.conv_algorithm = opt.conv_algorithm;
+    co.precision = opt.precision;
+    return co;
+  }
+  PrepareSettings settings() const { return {PackCache{opt.cache_dir, opt.cache_limit_bytes}, opt.recycle_weight_bytes}; }
 
   void set_phase(ModelEntry& e, const std::string& phase, double progress) {
     std::lock_guard<std::mutex> lock(e.mu);
@@ -119,178 +99,75 @@ struct Engine::Impl {
     e.changed.notify_all();
   }
 
-  // `calibration`: the calibration of these weights, for int8 plans (else null).
-  Expected<std::shared_ptr<const Weights>> pack_with_cache(const Architecture& arch, const std::string& key_text,
-                                                           const RawWeights& raw, const Calibration* calibration,
-                                                           bool& from_cache, uint64_t& key) {
-    PackCache cache{opt.cache_dir, opt.cache_limit_bytes};
-    if (!calibration)
-      return pack_cached(cache, *arch.plan, raw, arch.signature.names, key_text, from_cache, key, arch.storage.get());
-    RawWeights with = raw;
-    std::vector<std::string> names = arch.signature.names;
-    KILN_RETURN_IF_ERROR(add_calibration(*calibration, arch.plan->options, with, names));
-    return pack_cached(cache, *arch.plan, with, names, key_text, from_cache, key, arch.storage.get());
-  }
-  struct Prepared {
-    Graph graph;
-    std::shared_ptr<const Architecture> arch;
-    std::shared_ptr<const Weights> weights;
-    bool shared = false, from_cache = false;
-    uint64_t content_key = kAnyKey;
-    double import_ms = 0, compile_ms = 0, pack_ms = 0;
-  };
-  // `shapes`: the input shapes to compile for; `reuse`: weights to keep if the plan lays
-  // its weights out as they are (otherwise the model's weights are packed again).
-  Expected<Prepared> import_and_pack(ModelEntry& e, const std::map<std::string, Shape>& shapes,
-                                     std::shared_ptr<const Weights> reuse = nullptr);
+  Status prepare_model(ModelEntry& e);
+  Status warm_up(const Plan& plan, const Weights& weights);
   Expected<ModelEntry::OtherShape> other_shape(ModelEntry& e, const std::vector<Tensor>& inputs);
-  Status prepare(ModelEntry& e);
   void work();
 };
 
-Expected<Engine::Impl::Prepared> Engine::Impl::import_and_pack(ModelEntry& e,
-                                                               const std::map<std::string, Shape>& shapes,
-                                                               std::shared_ptr<const Weights> reuse) {
-  Prepared p;
+Status Engine::Impl::prepare_model(ModelEntry& e) {
   auto t0 = Clock::now();
-  // A model being prepared reports its phases; a ready one compiling for another size does not.
-  auto phase = [&](const char* what, double progress) {
-    if (!reuse) set_phase(e, what, progress);
-  };
-  phase("importing", 0.05);
-  ImportOptions io;
-  io.input_shapes = shapes;
-  io.outputs = e.spec.outputs;
-  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(e.spec.model, io));
-  optimize(m.graph);
-  CompileOptions co;
-  co.conv_algorithm = opt.conv_algorithm;
-  co.precision = opt.precision;
-  // int8: the calibration of the weights being packed.
-  std::shared_ptr<const Calibration> calibration;
-  if (co.precision == Precision::kInt8) {
-    {
-      std::lock_guard<std::mutex> lock(e.mu);
-      calibration = e.calibration;
-    }
-    if (!calibration) {
-      KILN_ASSIGN_OR_RETURN(Calibration c, weights_calibration(e.spec.calibration, e.spec.model, e.weight_file));
-      calibration = std::make_shared<const Calibration>(std::move(c));
-      std::lock_guard<std::mutex> lock(e.mu);
-      e.calibration = calibration;
-    }
-    co.float_layers = calibration->float_layers;
-  }
-  std::string key = architecture_key(m.graph, co);
-  double import_ms = ms_since(t0);
-
-  std::shared_ptr<const Architecture> arch;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = archs.find(key);
-    if (it != archs.end()) arch = it->second.lock();
-  }
-  bool shared = arch != nullptr;
-  auto tc = Clock::now();
-  if (!arch) {
-    phase("compiling plan", 0.2);
-    size_t rss0 = current_rss_bytes();
-    auto plan = compile_plan(m.graph, co);
-    if (!plan) return plan.error().with_context("'" + e.spec.model + "'");
-    auto a = std::make_shared<Architecture>();
-    a->plan = *plan;
-    a->signature = weight_signature(m.graph);
-    a->compile_rss_bytes = current_rss_bytes() - std::min(rss0, current_rss_bytes());
-    size_t bytes = packed_weight_bytes(*a->plan);
-    a->storage = std::make_shared<StoragePool>(bytes, bytes <= opt.recycle_weight_bytes ? 1 : 0);
-    arch = a;
-    std::lock_guard<std::mutex> lock(mu);
-    archs[key] = arch;
-  }
-
-  double compile_ms = ms_since(tc);
-  phase("packing weights", 0.5);
-  auto tp = Clock::now();
-  RawWeights raw;
-  bool from_cache = false;
-  uint64_t content_key = kAnyKey;
-  std::shared_ptr<const Weights> weights;
-  if (reuse && reuse->plan_layout() == arch->plan->weight_layout) {
-    weights = std::move(reuse);  // the same packed layout: nothing to pack
-  } else if (ends_with(e.weight_file, ".kwp")) {
-    if (reuse) return invalid_argument("a .kwp weight pack serves only the input size it was made for");
-    KILN_ASSIGN_OR_RETURN(weights, map_pack_file(e.weight_file, *arch->plan, kAnyKey));
-    from_cache = true;
-  } else if (e.weight_file.empty()) {
-    WeightSignature own = weight_signature(m.graph);
-    RawWeights used;
-    for (const std::string& n : own.names) used.tensors[n] = m.weights.tensors.at(n);
-    KILN_ASSIGN_OR_RETURN(raw, bind_weights(used, "'" + e.spec.model + "'", {}, own, arch->signature));
-  } else {
-    KILN_ASSIGN_OR_RETURN(raw, read_weight_file(e.weight_file, e.weight_name_map, m.graph, arch->signature, shapes));
-  }
-  if (!weights) {
-    KILN_ASSIGN_OR_RETURN(weights, pack_with_cache(*arch, key, raw, calibration.get(), from_cache, content_key));
-  }
-  p.pack_ms = ms_since(tp);
-  p.import_ms = import_ms;
-  p.compile_ms = compile_ms;
-  p.shared = shared;
-  p.from_cache = from_cache;
-  p.content_key = content_key;
-  p.graph = std::move(m.graph);
-  p.arch = std::move(arch);
-  p.weights = std::move(weights);
-  return p;
-}
-
-Status Engine::Impl::prepare(ModelEntry& e) {
-  auto t0 = Clock::now();
-  // Importing and packing run on a runner's thread: oneDNN's reorders then use the runners'
-  // OpenMP team (a team of the preparation thread would spin after packing and slow the next
+  // Preparation runs on a runner's thread: oneDNN's reorders then use the runners' OpenMP
+  // team (a team of the preparation thread would spin after packing and slow the next
   // request: measured 1.4x on the first run after preparing 10 models), and no preparation
   // competes for the two cores with a runner team spinning after a request (which made
   // imports 3x slower). A request waits for the few ms this takes on its runner.
-  KILN_ASSIGN_OR_RETURN(Prepared p,
-                        runners->execute([&](Runner&) { return import_and_pack(e, e.spec.input_shapes); }));
-  auto& arch = p.arch;
-  auto& weights = p.weights;
-  bool shared = p.shared;
-
+  KILN_ASSIGN_OR_RETURN(Prepared p, runners->execute([&](Runner&) {
+    return prepare(e.spec, compile_options(), settings(), architectures, nullptr, nullptr,
+                   [&](const char* phase, double progress) { set_phase(e, phase, progress); });
+  }));
   auto tw = Clock::now();
-  if (!shared) {
+  if (!p.info.plan_shared) {
     // A new plan: every runner grows its arena for it and runs it once on its own thread,
     // so kernels, arena pages and thread teams are all warm before any request. A model
     // sharing a warm plan needs no run: its packed weights are already resident.
-    set_phase(e, "warming up", 0.8);
-    std::vector<Tensor> zeros;
-    for (const PlanIO& in : arch->plan->inputs) zeros.push_back(Tensor::zeros(DType::kF32, in.shape));
-    for (size_t i = 0; i < runners->size(); ++i) {
-      auto r = runners->execute([&](Runner& runner) { return runner.run(*arch->plan, *weights, zeros); },
-                                static_cast<int>(i));
-      if (!r) return r.error().with_context("warm-up run");
-    }
+    if (opt.warm_up) set_phase(e, "warming up", 0.8);
+    KILN_RETURN_IF_ERROR(warm_up(*p.arch->plan, *p.packed.weights));
   }
   std::lock_guard<std::mutex> lock(e.mu);
-  e.status.warmup_ms = ms_since(tw);
-  e.status.import_ms = p.import_ms;
-  e.status.compile_ms = p.compile_ms;
-  e.status.pack_ms = p.pack_ms;
-  e.status.fingerprint = fingerprint_hex(arch->plan->fingerprint);
-  e.status.plan_shared = shared;
-  e.status.weights_from_cache = p.from_cache;
-  e.status.weight_bytes = weights->bytes();
-  for (const PlanIO& io : arch->plan->inputs) e.status.inputs.emplace_back(io.name, io.shape);
-  for (const PlanIO& io : arch->plan->outputs) e.status.outputs.emplace_back(io.name, io.shape);
+  e.info = std::move(p.info);
+  if (opt.warm_up && !e.info.plan_shared) e.info.warmup_ms = ms_since(tw);
+  ModelStatus& st = e.status;
+  st.import_ms = e.info.import_ms + e.info.optimize_ms;
+  st.compile_ms = e.info.compile_ms;
+  st.pack_ms = e.info.pack_ms;
+  st.warmup_ms = e.info.warmup_ms;
+  st.fingerprint = e.info.fingerprint;
+  st.plan_shared = e.info.plan_shared;
+  st.weights_from_cache = e.info.weights_from_cache;
+  st.weight_bytes = e.info.weight_bytes;
+  for (const TensorInfo& t : e.info.inputs) st.inputs.emplace_back(t.name, t.shape);
+  for (const TensorInfo& t : e.info.outputs) st.outputs.emplace_back(t.name, t.shape);
   e.graph = std::move(p.graph);
-  e.arch = std::move(arch);
-  e.weights = std::move(weights);
-  e.pack_key = p.content_key;
-  e.status.prepare_ms = ms_since(t0);
-  e.status.state = ModelState::kReady;
-  e.status.phase = "ready";
-  e.status.progress = 1.0;
+  e.arch = std::move(p.arch);
+  e.weights = std::move(p.packed.weights);
+  e.pack_key = p.packed.content_key;
+  e.calibration = std::move(p.calibration);
+  e.other_shapes = ShapePlans<ModelEntry::OtherShape>(e.spec.max_shape_plans);
+  st.prepare_ms = ms_since(t0);
+  st.state = ModelState::kReady;
+  st.phase = "ready";
+  st.progress = 1.0;
   e.changed.notify_all();
+  return Status::ok();
+}
+
+// Every runner reserves its arena for `plan` and, with warm_up, runs it once on its thread.
+Status Engine::Impl::warm_up(const Plan& plan, const Weights& weights) {
+  std::vector<Tensor> zeros;
+  for (const PlanIO& in : plan.inputs) zeros.push_back(Tensor::zeros(DType::kF32, in.shape));
+  for (size_t i = 0; i < runners->size(); ++i) {
+    Status s = runners->execute(
+        [&](Runner& runner) -> Status {
+          if (!opt.warm_up) {
+            runner.reserve(plan);
+            return Status::ok();
+          }
+          return runner.run(plan, weights, zeros).status();
+        },
+        static_cast<int>(i));
+    if (!s) return s.with_context("warm-up run");
+  }
   return Status::ok();
 }
 
@@ -308,12 +185,13 @@ void Engine::Impl::work() {
       std::lock_guard<std::mutex> lock(e->mu);
       e->status.state = ModelState::kPreparing;
     }
-    Status s = prepare(*e);
+    Status s = prepare_model(*e);
     if (!s) {
       std::lock_guard<std::mutex> lock(e->mu);
       e->status.state = ModelState::kFailed;
       e->status.phase = "failed";
       e->status.error = s.message();
+      e->status.error_code = s.code();
       e->changed.notify_all();
     }
   }
@@ -339,8 +217,6 @@ Status Engine::load(const std::string& name, LoadSpec spec) {
   auto e = std::make_shared<ModelEntry>();
   e->name = name;
   e->spec = std::move(spec);
-  e->weight_file = e->spec.weights;
-  e->weight_name_map = e->spec.name_map;
   e->status.name = name;
   e->status.phase = "queued";
   {
@@ -391,16 +267,18 @@ std::vector<ModelStatus> Engine::models() const {
   return out;
 }
 
+Expected<ModelInfo> Engine::info(const std::string& name) const {
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
+  std::lock_guard<std::mutex> lock(e->mu);
+  return e->info;
+}
+
 Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::vector<Tensor>& inputs) {
-  auto e = impl_->find(name);
-  if (!e) return not_found("no model named '" + name + "'");
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
   std::shared_ptr<const Architecture> arch;
   std::shared_ptr<const Weights> weights;
   {
     std::lock_guard<std::mutex> lock(e->mu);
-    if (e->status.state != ModelState::kReady)
-      return invalid_argument("model '" + name + "' is " + model_state_name(e->status.state) +
-                              (e->status.error.empty() ? "" : ": " + e->status.error));
     arch = e->arch;
     weights = e->weights;  // this run keeps these weights even if they are swapped meanwhile
   }
@@ -416,28 +294,57 @@ Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::ve
   return impl_->runners->execute([&](Runner& r) { return r.run(*arch->plan, *weights, inputs); });
 }
 
-// A plan for inputs of another size: found among the model's recent ones, or compiled (or
-// shared with another model of the architecture at that size) on this request's thread,
+Expected<std::vector<StepProfile>> Engine::profile(const std::string& name, const std::vector<Tensor>& inputs) {
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
+  std::shared_ptr<const Architecture> arch;
+  std::shared_ptr<const Weights> weights;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    arch = e->arch;
+    weights = e->weights;
+  }
+  const Plan& plan = *arch->plan;
+  return impl_->runners->execute([&](Runner& r) -> Expected<std::vector<StepProfile>> {
+    r.set_profiling(true);
+    auto out = r.run(plan, *weights, inputs);
+    r.set_profiling(false);
+    if (!out) return out.error();
+    std::vector<StepProfile> steps;
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      const Step& s = *plan.steps[i];
+      steps.push_back({s.name, s.kind, s.impl, r.step_ms()[i], s.flops});
+    }
+    return steps;
+  });
+}
+
+// A plan for inputs of another size: found among the model's recent ones, or prepared (its
+// plan shared with the architecture's other models at that size) on this request's runner,
 // with the model's packed weights if the plan lays them out alike, else packed again.
 Expected<ModelEntry::OtherShape> Engine::Impl::other_shape(ModelEntry& e, const std::vector<Tensor>& inputs) {
   std::map<std::string, Shape> shapes;
+  LoadSpec spec;
   std::shared_ptr<const Weights> current;
+  std::shared_ptr<const Calibration> calibration;
   {
     std::lock_guard<std::mutex> lock(e.mu);
-    for (size_t i = 0; i < inputs.size() && i < e.status.inputs.size(); ++i)
-      shapes[e.status.inputs[i].first] = inputs[i].shape();
+    for (size_t i = 0; i < inputs.size() && i < e.info.inputs.size(); ++i)
+      shapes[e.info.inputs[i].name] = inputs[i].shape();
     if (const ModelEntry::OtherShape* known = e.other_shapes.find(shapes)) return *known;
+    spec = e.spec;
     current = e.weights;
+    calibration = e.calibration;
   }
+  spec.input_shapes = shapes;
+  spec.image_size.reset();
   std::string what = "model '" + e.name + "' at input shape";
   for (const auto& [name, shape] : shapes) what += " " + name + "=" + shape_to_string(shape);
-  auto p = runners->execute([&](Runner&) { return import_and_pack(e, shapes, current); });
+  auto p = runners->execute(
+      [&](Runner&) { return prepare(spec, compile_options(), settings(), architectures, calibration, current); });
   if (!p) return p.error().with_context(what);
-  ModelEntry::OtherShape other{shapes, p->arch, p->weights};
+  ModelEntry::OtherShape other{shapes, p->arch, p->packed.weights};
   std::lock_guard<std::mutex> lock(e.mu);
-  if (e.weights == current) {  // not swapped meanwhile: keep it
-    e.other_shapes.add(other);
-  }
+  if (e.weights == current) e.other_shapes.add(other);  // not swapped meanwhile: keep it
   return other;
 }
 
@@ -451,38 +358,31 @@ Status Engine::load_weights(const std::string& name, const std::string& path,
   {
     std::lock_guard<std::mutex> lock(e->mu);
     if (e->status.state != ModelState::kReady)
-      return invalid_argument("model '" + name + "' is " + model_state_name(e->status.state) + "; weights can be swapped once it is ready");
+      return invalid_argument("model '" + name + "' is " + model_state_name(e->status.state) +
+                              "; weights can be swapped once it is ready");
     arch = e->arch;
-    shapes = e->spec.input_shapes;
+    for (const TensorInfo& t : e->info.inputs) shapes[t.name] = t.shape;
     graph = &e->graph;  // written only by preparation, which is over
   }
-  bool from_cache = false;
-  uint64_t key = kAnyKey;
-  std::shared_ptr<const Weights> weights;
-  std::shared_ptr<const Calibration> calibration;  // int8: the new weights bring their own, "<path>.calibration.json"
-  if (ends_with(path, ".kwp")) {
-    KILN_ASSIGN_OR_RETURN(weights, map_pack_file(path, *arch->plan, kAnyKey));
-    from_cache = true;
-  } else {
-    KILN_ASSIGN_OR_RETURN(RawWeights raw, read_weight_file(path, name_map, *graph, arch->signature, shapes));
-    if (arch->plan->options.precision == Precision::kInt8) {
-      KILN_ASSIGN_OR_RETURN(Calibration c, weights_calibration("", path, path));
-      calibration = std::make_shared<const Calibration>(std::move(c));
-    }
-    KILN_ASSIGN_OR_RETURN(weights, impl_->runners->execute([&](Runner&) {
-      return impl_->pack_with_cache(*arch, architecture_key(*graph, arch->plan->options), raw, calibration.get(),
-                                    from_cache, key);
-    }));
+  // int8: the new weights bring their own calibration, "<path>.calibration.json" (a .kwp
+  // carries its scales packed).
+  std::shared_ptr<const Calibration> calibration;
+  if (arch->plan->options.precision == Precision::kInt8 && !path.ends_with(".kwp")) {
+    KILN_ASSIGN_OR_RETURN(Calibration c, weights_calibration("", path, path));
+    calibration = std::make_shared<const Calibration>(std::move(c));
   }
+  KILN_ASSIGN_OR_RETURN(PackedWeights packed, impl_->runners->execute([&](Runner&) {
+    return pack_weight_file(*arch, *graph, path, name_map, shapes, calibration.get(), impl_->settings());
+  }));
   std::lock_guard<std::mutex> lock(e->mu);
-  e->weights = std::move(weights);
-  if (calibration) e->calibration = std::move(calibration);  // a .kwp carries its scales packed
-  e->weight_file = path;
-  e->weight_name_map = name_map;
+  e->weights = std::move(packed.weights);
+  if (calibration) e->calibration = std::move(calibration);
+  e->spec.weights = path;
+  e->spec.name_map = name_map;
   e->other_shapes.clear();  // packed from the old weights
-  e->pack_key = key;
-  e->status.weights_from_cache = from_cache;
-  e->status.weight_bytes = e->weights->bytes();
+  e->pack_key = packed.content_key;
+  e->status.weights_from_cache = e->info.weights_from_cache = packed.from_cache;
+  e->status.weight_bytes = e->info.weight_bytes = e->weights->bytes();
   return Status::ok();
 }
 
@@ -500,10 +400,8 @@ Status Engine::unload(const std::string& name) {
 }
 
 Status Engine::export_pack(const std::string& name, const std::string& path) const {
-  auto e = impl_->find(name);
-  if (!e) return not_found("no model named '" + name + "'");
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
   std::lock_guard<std::mutex> lock(e->mu);
-  if (e->status.state != ModelState::kReady) return invalid_argument("model '" + name + "' is not ready");
   return write_pack_file(path, *e->arch->plan, *e->weights, e->pack_key);
 }
 

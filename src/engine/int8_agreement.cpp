@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kiln/calibration.h"
+#include "core/status_macros.h"
 #include "kiln/model.h"
 
 namespace kiln {

@@ -1,100 +1,53 @@
 #include "kiln/model.h"
 
-#include <chrono>
+#include <algorithm>
 #include <cstring>
-#include <optional>
 
-#include "engine/runner.h"
-#include "engine/shape_plans.h"
-#include "import/import.h"
-#include "optimize/optimize.h"
-#include "plan/plan.h"
-#include "plan/steps.h"
-#include "engine/weight_binding.h"
-#include "weights/pack_cache.h"
-#include "weights/pack_file.h"
-#include "weights/weights.h"
+#include "core/status_macros.h"
+#include "engine/prepare.h"
+#include "kiln/engine.h"
 
 namespace kiln {
 
-// A plan for input shapes other than the compiled ones, with the weights packed for it.
-struct ShapePlan {
-  std::map<std::string, Shape> shapes;
-  std::shared_ptr<const Plan> plan;
-  std::shared_ptr<const Weights> weights;
-};
+namespace {
 
+constexpr const char* kModelName = "model";
+
+EngineOptions engine_options(const ModelOptions& o) {
+  EngineOptions e;
+  e.runners = 1;
+  e.cache_dir = o.cache_dir;
+  e.conv_algorithm = o.conv_algorithm;
+  e.precision = o.precision;
+  e.warm_up = o.warm_up;
+  return e;
+}
+
+LoadSpec load_spec(const std::string& path, const ModelOptions& o) {
+  LoadSpec s;
+  s.model = path;
+  s.weights = o.weights;
+  s.name_map = o.name_map;
+  s.input_shapes = o.input_shapes;
+  s.image_size = o.image_size;
+  s.constant_inputs = o.constant_inputs;
+  s.outputs = o.outputs;
+  s.calibration = o.calibration;
+  s.calibration_data = o.calibration_data;
+  s.max_shape_plans = o.max_shape_plans;
+  return s;
+}
+
+}  // namespace
+
+// One model on an engine of its own with one runner: the same preparation, plan cache for
+// other input sizes and runner thread as every engine model (design-notes 2: requests run
+// on the thread whose OpenMP team was warmed).
 struct Model::Impl {
+  explicit Impl(const ModelOptions& o) : engine(engine_options(o)) {}
+  Engine engine;
   ModelInfo info;
-  std::shared_ptr<const Plan> plan;
-  std::shared_ptr<const Weights> weights;
-  Runner runner;
-  // What another input shape needs: the file and options to import again (and to read the
-  // weights again when the new plan lays them out differently).
-  std::string path;
-  ModelOptions options;
-  CompileOptions compile_options;
-  WeightSignature signature;
-  std::optional<Calibration> calibration;  // int8: read once at load
-  bool channels_last = false;  // TensorFlow and Keras models take NHWC
-  ShapePlans<ShapePlan> shape_plans{4};  // sized from the options at load
-
-  Expected<const ShapePlan*> plan_for(const std::vector<Tensor>& inputs);
 };
-
-namespace {
-
-bool is_pack_file(const std::string& path) { return path.size() > 4 && path.compare(path.size() - 4, 4, ".kwp") == 0; }
-
-// The raw weights `m`'s plans pack: its own initializers, or those of options.weights, and
-// in int8 the calibration's tensors. `names`: what a pack cache key hashes.
-Expected<RawWeights> raw_weights(const ImportedModel& m, const ModelOptions& options, const CompileOptions& co,
-                                 const std::optional<Calibration>& calibration, const WeightSignature& sig,
-                                 const std::map<std::string, Shape>& shapes, std::vector<std::string>& names) {
-  if (is_pack_file(options.weights))
-    return invalid_argument("a .kwp weight pack serves only the input shape it was made for");
-  KILN_ASSIGN_OR_RETURN(RawWeights raw, model_or_file_weights(m, options.weights, options.name_map, sig, shapes));
-  names = sig.names;
-  if (calibration) KILN_RETURN_IF_ERROR(add_calibration(*calibration, co, raw, names));
-  return raw;
-}
-
-}  // namespace
-
-Expected<const ShapePlan*> Model::Impl::plan_for(const std::vector<Tensor>& inputs) {
-  std::map<std::string, Shape> shapes;
-  for (size_t i = 0; i < inputs.size() && i < info.inputs.size(); ++i) shapes[info.inputs[i].name] = inputs[i].shape();
-  if (const ShapePlan* known = shape_plans.find(shapes)) return known;
-  std::string what = "input shape";
-  for (const auto& [name, shape] : shapes) what += " " + name + "=" + shape_to_string(shape);
-  ImportOptions io;
-  io.input_shapes = shapes;
-  io.constant_inputs = options.constant_inputs;
-  io.outputs = options.outputs;
-  auto imported = import_model(path, io);
-  if (!imported) return imported.error().with_context(what);
-  ImportedModel& m = *imported;
-  optimize(m.graph);
-  auto compiled = compile_plan(m.graph, compile_options);
-  if (!compiled) return compiled.error().with_context(what);
-  std::shared_ptr<const Plan> p = *compiled;
-  if (weight_signature(m.graph).shapes != signature.shapes)  // cannot happen for one file; cheap to check
-    return internal_error(what + ": the weights came out differently at this shape");
-  ShapePlan sp{shapes, p, weights};
-  if (p->weight_layout != plan->weight_layout) {  // oneDNN chose other weight formats at this size
-    std::vector<std::string> names;
-    auto raw = raw_weights(m, options, compile_options, calibration, signature, shapes, names);
-    if (!raw) return raw.error().with_context(what);
-    KILN_ASSIGN_OR_RETURN(sp.weights, pack(*p, *raw));
-  }
-  return &shape_plans.add(std::move(sp));
-}
-
-namespace {
-double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
@@ -103,112 +56,28 @@ Model::~Model() = default;
 
 const ModelInfo& Model::info() const { return impl_->info; }
 
+Expected<ModelInfo> describe_model(const std::string& path, const ModelOptions& options) {
+  return describe(load_spec(path, options));
+}
+
 Expected<Model> Model::load(const std::string& path, const ModelOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  ModelInfo& info = impl->info;
-  impl->path = path;
-  impl->options = options;
-  impl->shape_plans = ShapePlans<ShapePlan>(options.max_shape_plans);
-  impl->channels_last = takes_nhwc_inputs(path);
-  auto t0 = std::chrono::steady_clock::now();
-  ImportOptions io;
-  io.input_shapes = options.input_shapes;
-  io.constant_inputs = options.constant_inputs;
-  io.outputs = options.outputs;
-  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_model(path, io));
-  info.import_ms = ms_since(t0);
-  info.producer = m.producer;
-  info.opset = m.opset;
-  for (const Node& n : m.graph.nodes) {
-    ++info.source_ops[n.source_op];
-    for (int o : n.outputs) info.tensors.push_back({m.graph.values[o].name, m.graph.values[o].shape});
-  }
-
-  t0 = std::chrono::steady_clock::now();
-  OptimizeReport rep = optimize(m.graph);
-  info.optimize_ms = ms_since(t0);
-  info.optimizations = rep.applied;
-  info.parameters = m.graph.parameter_count();
-  for (int v : m.graph.inputs) info.inputs.push_back({m.graph.values[v].name, m.graph.values[v].shape});
-  for (int v : m.graph.outputs) info.outputs.push_back({m.graph.values[v].name, m.graph.values[v].shape});
-
-  t0 = std::chrono::steady_clock::now();
-  CompileOptions co;
-  co.conv_algorithm = options.conv_algorithm;
-  co.precision = options.precision;
-  if (co.precision == Precision::kInt8) {
-    auto cal = options.calibration_data ? Expected<Calibration>(*options.calibration_data)
-                                        : weights_calibration(options.calibration, path, options.weights);
-    if (!cal) return cal.error().with_context("'" + path + "'");
-    co.float_layers = cal->float_layers;
-    impl->calibration = std::move(*cal);
-  }
-  impl->compile_options = co;
-  auto plan = compile_plan(m.graph, co);
-  if (!plan) return plan.error().with_context("'" + path + "'");
-  impl->plan = *plan;
-  info.compile_ms = ms_since(t0);
-  info.fingerprint = fingerprint_hex(impl->plan->fingerprint);
-  info.flops = impl->plan->flops;
-  info.steps = impl->plan->steps.size();
-  for (const auto& s : impl->plan->steps) info.reference_steps += s->kind.rfind("reference:", 0) == 0;
-  info.arena_bytes = impl->plan->arena_bytes;
-
-  t0 = std::chrono::steady_clock::now();
-  WeightSignature sig = weight_signature(m.graph);
-  impl->signature = sig;
-  bool from_cache = false;
-  uint64_t key = 0;
-  Expected<std::shared_ptr<const Weights>> w = internal_error("unset");
-  if (is_pack_file(options.weights)) {
-    w = map_pack_file(options.weights, *impl->plan, kAnyKey);
-    from_cache = true;
-  } else {
-    std::vector<std::string> names;
-    auto raw = raw_weights(m, options, co, impl->calibration, sig, options.input_shapes, names);
-    if (!raw) return raw.error().with_context("'" + path + "'");
-    w = pack_cached(PackCache{options.cache_dir}, *impl->plan, *raw, names, architecture_key(m.graph, co), from_cache, key);
-  }
-  if (!w) return w.error().with_context("'" + path + "'");
-  impl->weights = *w;
-  info.weights_from_cache = from_cache;
-  info.weight_bytes = impl->weights->bytes();
-  impl->runner.reserve(*impl->plan);
-  info.pack_ms = ms_since(t0);
-
-  if (options.warm_up) {
-    t0 = std::chrono::steady_clock::now();
-    std::vector<Tensor> inputs;
-    for (const auto& in : info.inputs) inputs.push_back(Tensor::zeros(DType::kF32, in.shape));
-    auto r = impl->runner.run(*impl->plan, *impl->weights, inputs);
-    if (!r) return r.error().with_context("warm-up run of '" + path + "'");
-    info.warmup_ms = ms_since(t0);
-  }
+  auto impl = std::make_unique<Impl>(options);
+  KILN_RETURN_IF_ERROR(impl->engine.load(kModelName, load_spec(path, options)));
+  // The engine's own failure, not wait_ready's summary of it: the code and message a caller
+  // of load() acts on.
+  (void)impl->engine.wait_ready(kModelName, std::chrono::hours(24 * 365));
+  KILN_ASSIGN_OR_RETURN(ModelStatus st, impl->engine.status(kModelName));
+  if (st.state != ModelState::kReady) return Status(st.error_code, st.error);
+  KILN_ASSIGN_OR_RETURN(impl->info, impl->engine.info(kModelName));
   return Model(std::move(impl));
 }
 
 Expected<std::vector<Tensor>> Model::run(const std::vector<Tensor>& inputs) {
-  bool compiled_shape = inputs.size() == impl_->info.inputs.size();
-  for (size_t i = 0; compiled_shape && i < inputs.size(); ++i)
-    compiled_shape = inputs[i].shape() == impl_->info.inputs[i].shape;
-  if (compiled_shape || inputs.size() != impl_->info.inputs.size())  // a count mismatch: the runner says so
-    return impl_->runner.run(*impl_->plan, *impl_->weights, inputs);
-  KILN_ASSIGN_OR_RETURN(const ShapePlan* sp, impl_->plan_for(inputs));
-  return impl_->runner.run(*sp->plan, *sp->weights, inputs);
+  return impl_->engine.run(kModelName, inputs);
 }
 
 Expected<std::vector<StepProfile>> Model::profile(const std::vector<Tensor>& inputs) {
-  impl_->runner.set_profiling(true);
-  auto r = impl_->runner.run(*impl_->plan, *impl_->weights, inputs);
-  impl_->runner.set_profiling(false);
-  if (!r) return r.error();
-  std::vector<StepProfile> out;
-  const auto& ms = impl_->runner.step_ms();
-  for (size_t i = 0; i < impl_->plan->steps.size(); ++i) {
-    const Step& s = *impl_->plan->steps[i];
-    out.push_back({s.name, s.kind, s.impl, ms[i], s.flops});
-  }
-  return out;
+  return impl_->engine.profile(kModelName, inputs);
 }
 
 }  // namespace kiln
@@ -254,7 +123,7 @@ Expected<std::vector<Tensor>> Model::run_tiled(const Tensor& image, const TileOp
     return invalid_argument("tiled inference takes models with one input; this one has " +
                             std::to_string(info.inputs.size()));
   const Shape& ms = info.inputs[0].shape;
-  const bool last = impl_->channels_last;
+  const bool last = info.channels_last;
   const int ca = last ? 3 : 1, ha = last ? 1 : 2, wa = last ? 2 : 3;
   const Shape& is = image.shape();
   if (ms.size() != 4 || is.size() != 4 || is[0] != 1 || is[ca] != ms[ca] || image.dtype() != DType::kF32)

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/runner.h"
+#include "exec/runner.h"
 
 namespace kiln {
 

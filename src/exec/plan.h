@@ -1,8 +1,9 @@
-// The compiled, immutable form of one architecture at one input shape.
+// The compiled, immutable form of one architecture at one input shape: what plan/ and ops/
+// build and exec/ runs.
 //
-//   auto plan = kiln::compile_plan(graph, {});          // Expected<std::shared_ptr<const Plan>>
-//   auto weights = kiln::pack(**plan, raw_weights);     // weights/weights.h
-//   kiln::Runner runner;                                // engine/runner.h
+//   auto plan = kiln::compile_plan(graph, {});          // ops/compile.h: Expected<std::shared_ptr<const Plan>>
+//   auto weights = kiln::pack(**plan, raw_weights);     // weights/pack.h
+//   kiln::Runner runner;                                // exec/runner.h
 //   auto outputs = runner.run(**plan, **weights, {input});
 //
 // A Plan holds oneDNN primitives (which hold no data), the arena layout, and one weight
@@ -18,11 +19,16 @@
 
 #include "graph/graph.h"
 #include "kiln/compile_options.h"
-#include "plan/quantization.h"
 
 namespace kiln {
 
-class Weights;
+// Channels [first, first + count) of the calibrated activation `value` (plan/quantization.h
+// says which activation's scales each int8 value has).
+struct ScaleSegment {
+  std::string value;
+  int64_t first = 0, count = 0;
+  bool operator==(const ScaleSegment&) const = default;
+};
 
 struct CompileOptions {
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
@@ -140,11 +146,8 @@ struct Plan {
   // With CompileOptions::keep_values: every activation by name, where it is after a run.
   std::vector<std::pair<std::string, TensorRef>> values;
 
-  // The address of a tensor in this arena / weight pack.
-  void* address(const TensorRef& r, uint8_t* arena, const Weights& w) const;
+  // Where an arena tensor (not a weight: those are in the weight pack) lies in `arena`.
+  void* arena_address(const TensorRef& r, uint8_t* arena) const;
 };
-
-
-Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const CompileOptions& options);
 
 }  // namespace kiln

@@ -1,14 +1,14 @@
-#include "engine/runner.h"
+#include "exec/runner.h"
+#include "core/status_macros.h"
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/memory.h"
-#include "plan/steps.h"
+#include "exec/steps.h"
 
 namespace kiln {
-
 
 Runner::Runner() = default;
 Runner::~Runner() = default;

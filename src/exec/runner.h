@@ -4,16 +4,16 @@
 //   kiln::Runner runner;
 //   kiln::Expected<std::vector<kiln::Tensor>> out = runner.run(*plan, *weights, {image});
 //
-// The arena grows to the largest plan it has run and is reused across runs; it is advised
-// for huge pages and touched when it grows, so page faults happen at preparation, not in
-// a user's request.
+// The arena grows to the largest plan it has run and is reused across runs; it is mapped
+// populated when it grows (core/memory.h; no huge pages, design-notes 6), so page faults
+// happen at preparation, not in a user's request.
 #pragma once
 
 #include <memory>
 #include <vector>
 
-#include "plan/plan.h"
-#include "weights/weights.h"
+#include "exec/plan.h"
+#include "exec/weights.h"
 
 namespace kiln {
 

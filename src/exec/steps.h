@@ -1,10 +1,11 @@
-// The kinds of step a plan executes.
+// What a step sees while a Runner walks a plan, and the step that runs one oneDNN primitive.
+// (Steps that run a naive reference kernel are ops/reference_step.h: exec/ knows no op.)
 #pragma once
 
 #include <unordered_map>
 
-#include "ops/reference/reference.h"
-#include "plan/plan.h"
+#include "exec/plan.h"
+#include "exec/weights.h"
 
 namespace kiln {
 
@@ -14,7 +15,9 @@ struct ExecContext {
   uint8_t* arena;
   dnnl::stream& stream;
 
-  void* ptr(const TensorRef& r) const { return plan.address(r, arena, weights); }
+  void* ptr(const TensorRef& r) const {
+    return r.is_weight() ? const_cast<void*>(weights.slot_data(r.weight_slot)) : plan.arena_address(r, arena);
+  }
   dnnl::memory mem(const TensorRef& r) const { return dnnl::memory(r.md, plan.engine, ptr(r)); }
 };
 
@@ -28,19 +31,6 @@ class PrimitiveStep : public Step {
  private:
   dnnl::primitive prim_;
   std::vector<std::pair<int, TensorRef>> args_;  // the scratchpad is one of them
-};
-
-// A naive reference kernel on plain layouts, for ops oneDNN has no primitive for.
-class ReferenceStep : public Step {
- public:
-  ReferenceStep(OpAttrs attrs, std::vector<Shape> in_shapes, Shape out_shape)
-      : attrs_(std::move(attrs)), in_shapes_(std::move(in_shapes)), out_shape_(std::move(out_shape)) {}
-  Status run(ExecContext& ctx) const override;
-
- private:
-  OpAttrs attrs_;
-  std::vector<Shape> in_shapes_;
-  Shape out_shape_;
 };
 
 }  // namespace kiln

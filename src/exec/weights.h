@@ -1,18 +1,17 @@
-// A weight pack: one model's weights, transformed and laid out for one plan.
+// A weight pack as a run sees it: one model's weights, transformed and laid out for the
+// plans of one weight layout (weights/pack.h makes them; weights/pack_file.h maps them).
 //
-//   kiln::Expected<std::shared_ptr<const kiln::Weights>> w = kiln::pack(*plan, raw_weights);
-//   if (!w) { /* names the first missing or mismatched tensor */ }
+//   std::shared_ptr<const kiln::Weights> w = *kiln::pack(plan, raw_weights);   // weights/pack.h
+//   runner.run(plan, *w, inputs);                                                // exec/runner.h
 //
-// Packing runs each weight slot's recorded recipe (batch-norm folding, layout reorder) on
-// the raw tensors; nothing in the plan changes, so another model of the same architecture
-// packs its own weights for the same plan.
+// Nothing in a plan points at weight values and nothing here knows how to execute: two
+// models of one architecture run one plan with two of these.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
-
-#include "graph/graph.h"
-#include "plan/plan.h"
 
 namespace kiln {
 
@@ -36,12 +35,5 @@ class Weights {
   uint64_t layout_ = 0;
   bool mapped_ = false;
 };
-
-class StoragePool;
-
-// Storage comes from `pool` when given (see weights/storage_pool.h), else freshly mapped.
-Expected<std::shared_ptr<const Weights>> pack(const Plan& plan, const RawWeights& raw, StoragePool* pool = nullptr);
-// The bytes pack() lays out for `plan`: every slot, 64-byte aligned.
-size_t packed_weight_bytes(const Plan& plan);
 
 }  // namespace kiln

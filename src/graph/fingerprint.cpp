@@ -2,6 +2,7 @@
 // Values are numbered in order of first appearance, so exporter-made names never matter;
 // weights contribute their shape and dtype but never their contents.
 #include <cstdio>
+#include <set>
 #include <unordered_map>
 
 #include "graph/graph.h"
@@ -96,6 +97,18 @@ std::string fingerprint_hex(uint64_t fp) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fp));
   return buf;
+}
+
+WeightSignature weight_signature(const Graph& g) {
+  WeightSignature s;
+  std::set<int> seen;
+  for (const Node& n : g.nodes)
+    for (int in : n.inputs)
+      if (g.values[in].kind == ValueKind::kWeight && seen.insert(in).second) {
+        s.names.push_back(g.values[in].name);
+        s.shapes.push_back(g.values[in].shape);
+      }
+  return s;
 }
 
 }  // namespace kiln

@@ -114,4 +114,12 @@ double node_flops(const Graph& g, const Node& n);
 uint64_t fingerprint(const Graph& g);
 std::string fingerprint_hex(uint64_t fp);
 
+// The names and shapes of a graph's weights in canonical order (first use by a node, nodes
+// in topological order): the order that identifies weight slots across exports.
+struct WeightSignature {
+  std::vector<std::string> names;
+  std::vector<Shape> shapes;
+};
+WeightSignature weight_signature(const Graph& g);
+
 }  // namespace kiln

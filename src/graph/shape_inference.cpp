@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "graph/graph.h"
+#include "core/status_macros.h"
 
 namespace kiln {
 namespace {

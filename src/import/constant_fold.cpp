@@ -3,10 +3,11 @@
 // in int64; data movement of integer tensors (Concat, Reshape, Slice, Transpose of shapes)
 // runs through float32 after checking that every value is exact in it.
 #include "import/constant_fold.h"
+#include "core/status_macros.h"
 
 #include <cmath>
 
-#include "ops/reference/reference.h"
+#include "reference/reference.h"
 
 namespace kiln {
 namespace {

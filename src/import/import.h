@@ -12,13 +12,15 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "optimize/optimize.h"
 
 namespace kiln {
 
 struct ImportOptions {
   // Overrides for graph input shapes; unknown dimensions default to 1 for the batch axis
   // and are an error elsewhere (the message says which input and axis). The key "" means
-  // the first input.
+  // the first input. A -1 in an override keeps the file's size on that axis (an image size
+  // given without knowing the channel count: resolve_input_shape).
   std::map<std::string, Shape> input_shapes;
   // Graph inputs to treat as constants (e.g. a shape tensor fed at run time by a test
   // harness). They become folded constants or weights.
@@ -47,6 +49,24 @@ Expected<ImportedModel> import_keras_h5(const std::string& path, const ImportOpt
 Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options);
 // Whether import_model keeps the file's channels-last (NHWC) inputs: TensorFlow and Keras.
 bool takes_nhwc_inputs(const std::string& path);
+
+// The first stage of every preparation (engine/prepare.h), and of reading another export's
+// weights: the file imported, then optimised (the architecture fingerprint is that of the
+// optimised graph), with what the file computes before the rewrites.
+struct ReadGraph {
+  ImportedModel model;                    // its graph optimised
+  OptimizeReport optimizations;
+  std::map<std::string, int> source_ops;  // op histogram of the file
+  std::vector<std::pair<std::string, Shape>> computed;  // every tensor the file computes, by its name
+  double import_ms = 0, optimize_ms = 0;
+};
+Expected<ReadGraph> read_graph(const std::string& path, const ImportOptions& options);
+
+// An input's shape from what the file declares (`declared`, -1 where it does not say) and
+// what the caller asked for (`requested`, or null; -1 there keeps the file's size). An
+// unknown batch (axis 0) becomes 1. `unknown_axis` is set to the first axis that stays
+// unknown (the importer's error names it), else -1.
+Shape resolve_input_shape(const Shape& declared, const Shape* requested, int& unknown_axis);
 Expected<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
                                           const ImportOptions& options);
 

@@ -2,6 +2,7 @@
 // {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
 // then the data. Mapped, and float32 tensors are viewed in place.
 #include "import/safetensors.h"
+#include "core/status_macros.h"
 
 
 #include <cstring>

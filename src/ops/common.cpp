@@ -1,5 +1,7 @@
 #include "ops/common.h"
 
+#include "ops/reference_step.h"
+
 namespace kiln::ops {
 
 dnnl::primitive_attr base_attr() {

@@ -3,8 +3,8 @@
 
 #include <optional>
 
+#include "exec/steps.h"
 #include "plan/compile_context.h"
-#include "plan/steps.h"
 
 namespace kiln::ops {
 
@@ -91,3 +91,9 @@ Status compile_identity(CompileContext& ctx, const Node& n);
 Status compile_transpose(CompileContext& ctx, const Node& n);
 
 }  // namespace kiln::ops
+
+namespace kiln {
+// Compiles one node into steps: the op kind -> compiler table (dispatch.cpp).
+Status compile_node(CompileContext& ctx, const Node& node);
+
+}  // namespace kiln

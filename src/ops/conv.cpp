@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "ops/common.h"
+#include "core/status_macros.h"
 
 namespace kiln::ops {
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "ops/common.h"
+#include "core/status_macros.h"
 
 namespace kiln::ops {
 

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "ops/common.h"
+#include "core/status_macros.h"
 
 namespace kiln::ops {
 

@@ -4,7 +4,6 @@
 #include <climits>
 
 #include "plan/memory_planner.h"
-#include "plan/steps.h"
 
 namespace kiln {
 

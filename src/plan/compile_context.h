@@ -5,7 +5,8 @@
 #include <map>
 
 #include "plan/layout.h"
-#include "plan/plan.h"
+#include "exec/plan.h"
+#include "exec/steps.h"
 #include "plan/quantization.h"
 
 namespace kiln {
@@ -91,8 +92,5 @@ class CompileContext {
   std::vector<int> buffer_first_, buffer_last_;
   size_t scratchpad_bytes_ = 0;
 };
-
-// Compiles one node into steps. One function per op kind, in src/ops/.
-Status compile_node(CompileContext& ctx, const Node& node);
 
 }  // namespace kiln

@@ -2,14 +2,9 @@
 
 #include <sstream>
 
-#include "plan/plan.h"
+#include "exec/plan.h"
 
 namespace kiln {
-
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 dnnl::memory::dims to_dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }
 

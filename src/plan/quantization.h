@@ -15,16 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "exec/plan.h"
 #include "graph/graph.h"
 
 namespace kiln {
-
-// Channels [first, first + count) of the calibrated activation `value`.
-struct ScaleSegment {
-  std::string value;
-  int64_t first = 0, count = 0;
-  bool operator==(const ScaleSegment&) const = default;
-};
 
 struct QuantizationInfo {
   std::vector<bool> nonneg;                      // per value

@@ -2,8 +2,9 @@
 // Max, Min with two inputs) and PRelu (slope broadcast unidirectionally to x).
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

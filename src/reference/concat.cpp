@@ -1,8 +1,9 @@
 // Reference concatenation along one axis (ONNX Concat).
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

@@ -3,8 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

@@ -6,8 +6,9 @@
 // (input, tap) pairs that land on it, so each output accumulates in double precision.
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

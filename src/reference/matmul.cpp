@@ -2,8 +2,9 @@
 // `batched`, ONNX MatMul with NumPy semantics (1-D operands, broadcast batch dimensions).
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

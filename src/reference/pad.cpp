@@ -7,8 +7,9 @@
 // longer than the axis keep reflecting back and forth (period 2 * (len - 1)), as numpy does.
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

@@ -9,8 +9,9 @@
 #include <limits>
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

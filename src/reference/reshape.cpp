@@ -2,8 +2,9 @@
 // resolved by the importer). The result is a fresh copy, never an alias of the input.
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

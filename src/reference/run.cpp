@@ -2,7 +2,7 @@
 #include <type_traits>
 #include <variant>
 
-#include "ops/reference/reference.h"
+#include "reference/reference.h"
 
 namespace kiln::reference {
 

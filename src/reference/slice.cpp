@@ -2,8 +2,9 @@
 // normalised by the importer; see the convention in reference.h).
 #include <string>
 
-#include "ops/reference/reference.h"
-#include "ops/reference/util.h"
+#include "reference/reference.h"
+#include "core/status_macros.h"
+#include "reference/util.h"
 
 namespace kiln::reference {
 

@@ -1,5 +1,5 @@
 // Small helpers shared by the reference kernels: input validation, strides, NumPy
-// broadcasting and conv post-ops. Internal to src/ops/reference/.
+// broadcasting and conv post-ops. Internal to src/reference/.
 #pragma once
 
 #include <algorithm>
@@ -9,9 +9,10 @@
 #include <vector>
 
 #include "graph/attrs.h"
+#include "core/status_macros.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
-#include "ops/reference/reference.h"
+#include "reference/reference.h"
 
 namespace kiln::reference::detail {
 

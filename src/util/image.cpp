@@ -9,17 +9,27 @@
 
 namespace kiln {
 
-Expected<Tensor> read_image(const std::string& path, int channels) {
+Expected<Tensor> read_image(const std::string& path, int channels, bool channels_last) {
   if (channels != 1 && channels != 3) return invalid_argument("images can be read as 1 or 3 channels, not " + std::to_string(channels));
   int w = 0, h = 0, c = 0;
   unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, channels);
   if (!px) return invalid_argument("cannot decode image '" + path + "': " + stbi_failure_reason());
-  Tensor t = Tensor::zeros(DType::kF32, {1, channels, h, w});
+  Tensor t = Tensor::zeros(DType::kF32, channels_last ? Shape{1, h, w, channels} : Shape{1, channels, h, w});
   float* out = t.data<float>();
-  for (int ch = 0; ch < channels; ++ch)
-    for (int i = 0; i < w * h; ++i) out[ch * w * h + i] = px[i * channels + ch] / 255.0f;
+  if (channels_last) {  // stb's own order
+    for (int i = 0; i < w * h * channels; ++i) out[i] = px[i] / 255.0f;
+  } else {
+    for (int ch = 0; ch < channels; ++ch)
+      for (int i = 0; i < w * h; ++i) out[ch * w * h + i] = px[i * channels + ch] / 255.0f;
+  }
   stbi_image_free(px);
   return t;
+}
+
+Expected<ImageSize> read_image_size(const std::string& path) {
+  int w = 0, h = 0, c = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &c)) return invalid_argument("cannot decode image '" + path + "': " + stbi_failure_reason());
+  return ImageSize{h, w};
 }
 
 Status write_mask_png(const std::string& path, const Tensor& t, float threshold) {

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "kiln/io.h"
+#include "core/status_macros.h"
 
 namespace kiln {
 

@@ -3,10 +3,11 @@
 #include <cstring>
 
 #include "core/memory.h"
+#include "core/status_macros.h"
 #include "plan/layout.h"
 #include "plan/quantization.h"
 #include "weights/storage_pool.h"
-#include "weights/weights.h"
+#include "weights/pack.h"
 
 namespace kiln {
 
@@ -214,17 +215,6 @@ Expected<Tensor> int8_source(const RawWeights& raw, const WeightSlot& s) {
 }
 
 }  // namespace
-
-std::shared_ptr<const Weights> Weights::from_storage(std::shared_ptr<uint8_t> storage, std::vector<size_t> offsets,
-                                                    size_t bytes, uint64_t plan_layout, bool mapped) {
-  auto w = std::make_shared<Weights>();
-  w->storage_ = std::move(storage);
-  w->offsets_ = std::move(offsets);
-  w->bytes_ = bytes;
-  w->layout_ = plan_layout;
-  w->mapped_ = mapped;
-  return w;
-}
 
 namespace {
 size_t slot_bytes(const WeightSlot& s) { return (s.packed_md.get_size() + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment; }

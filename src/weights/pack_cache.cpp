@@ -1,9 +1,11 @@
 #include "weights/pack_cache.h"
+#include "core/status_macros.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
+#include "weights/pack.h"
 #include "weights/pack_file.h"
 
 namespace kiln {

@@ -14,9 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "weights/weights.h"
+#include "exec/plan.h"
+#include "exec/weights.h"
+#include "graph/graph.h"
 
 namespace kiln {
+
+class StoragePool;
 
 struct PackCache {
   std::string dir;  // empty: no cache, just pack

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "core/hash.h"
-#include "plan/plan.h"
-#include "weights/weights.h"
+#include "exec/plan.h"
+#include "exec/weights.h"
 
 namespace kiln {
 

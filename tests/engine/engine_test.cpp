@@ -7,7 +7,7 @@
 #include <random>
 #include <thread>
 
-#include "engine/weight_binding.h"
+#include "import/weight_file.h"
 #include "import/import.h"
 #include "import/safetensors.h"
 #include "kiln/engine.h"

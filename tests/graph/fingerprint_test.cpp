@@ -7,7 +7,7 @@
 #include "graph/graph.h"
 #include "import/import.h"
 #include "optimize/optimize.h"
-#include "plan/plan.h"
+#include "ops/compile.h"
 #include "test_util.h"
 
 namespace kiln {

@@ -1,6 +1,6 @@
 // Differential-test harness: build a small kiln::Graph, run it through the real pipeline
 // (compile_plan -> pack -> Runner) and through the naive reference kernels node by node,
-// and compare. The reference kernels (src/ops/reference) are the oracle.
+// and compare. The reference kernels (src/reference) are the oracle.
 //
 //   Rand rnd(7);
 //   TestGraph t(rnd);
@@ -24,11 +24,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/runner.h"
+#include "exec/runner.h"
+#include "core/status_macros.h"
 #include "graph/graph.h"
-#include "ops/reference/reference.h"
-#include "plan/plan.h"
-#include "weights/weights.h"
+#include "reference/reference.h"
+#include "ops/compile.h"
+#include "weights/pack.h"
 
 namespace kiln::testing {
 

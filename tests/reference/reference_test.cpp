@@ -1,5 +1,5 @@
-// Hand-derived cases for the naive reference kernels (src/ops/reference/).
-#include "ops/reference/reference.h"
+// Hand-derived cases for the naive reference kernels (src/reference/).
+#include "reference/reference.h"
 
 #include <gtest/gtest.h>
 

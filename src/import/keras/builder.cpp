@@ -1,4 +1,5 @@
 #include "import/keras/builder.h"
+#include "core/status_macros.h"
 
 #include <algorithm>
 #include <cstdlib>

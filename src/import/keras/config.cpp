@@ -1,4 +1,5 @@
 #include "import/keras/config.h"
+#include "core/status_macros.h"
 
 namespace kiln::keras_import {
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kiln/status.h"
+#include "core/status_macros.h"
 #include "kiln/tensor.h"
 
 namespace kiln::keras_import {

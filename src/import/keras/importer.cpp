@@ -5,6 +5,7 @@
 #include <set>
 
 #include "import/import.h"
+#include "core/status_macros.h"
 #include "import/keras/builder.h"
 
 namespace kiln::keras_import {
@@ -88,21 +89,20 @@ class Importer {
     const KerasLayer& l = cfg_.layers[it->second];
     const std::string hint = "; give its shape (ImportOptions::input_shapes, kiln --input-shape) in Keras's layout, "
                              "e.g. [N,H,W,C]";
-    Shape shape;
-    if (const Shape* s = shape_option(l.name, first)) {
-      shape = *s;
-    } else {
-      const nlohmann::json* dims = nullptr;
-      for (const char* key : {"batch_input_shape", "batch_shape"})
-        if (l.config.contains(key) && l.config[key].is_array()) dims = &l.config[key];
-      if (!dims) return invalid_argument("model input '" + l.name + "' has no shape in the file" + hint);
-      for (size_t d = 0; d < dims->size(); ++d) {
-        const nlohmann::json& v = (*dims)[d];
-        if (v.is_number_integer() && v.get<int64_t>() > 0) shape.push_back(v.get<int64_t>());
-        else if (d == 0) shape.push_back(1);  // an unknown batch: default to 1
-        else return invalid_argument("model input '" + l.name + "' has an unknown size on axis " + std::to_string(d) + hint);
-      }
+    const Shape* requested = shape_option(l.name, first);
+    const nlohmann::json* dims = nullptr;
+    for (const char* key : {"batch_input_shape", "batch_shape"})
+      if (l.config.contains(key) && l.config[key].is_array()) dims = &l.config[key];
+    if (!dims && !requested) return invalid_argument("model input '" + l.name + "' has no shape in the file" + hint);
+    Shape declared;  // -1: unknown (None)
+    for (size_t d = 0; dims && d < dims->size(); ++d) {
+      const nlohmann::json& v = (*dims)[d];
+      declared.push_back(v.is_number_integer() && v.get<int64_t>() > 0 ? v.get<int64_t>() : -1);
     }
+    int unknown = -1;
+    Shape shape = resolve_input_shape(declared, requested, unknown);
+    if (unknown >= 0)
+      return invalid_argument("model input '" + l.name + "' has an unknown size on axis " + std::to_string(unknown) + hint);
     if (shape.size() != 4)
       return unsupported("model input '" + l.name + "' has shape " + shape_to_string(shape) +
                          "; kiln's Keras importer reads image models with 4-D [N,H,W,C] inputs");

@@ -1,4 +1,5 @@
 #include "import/keras/keras_file.h"
+#include "core/status_macros.h"
 
 #include "import/keras/hdf5.h"
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "import/keras/builder.h"
+#include "core/status_macros.h"
 
 namespace kiln::keras_import {
 namespace {

@@ -2,6 +2,7 @@
 // normalization, padding and cropping, and the layers inference skips (Dropout & co).
 // Every tensor is NCHW here (see builder.h); NHWC axes in configs are mapped onto it.
 #include "import/keras/builder.h"
+#include "core/status_macros.h"
 
 namespace kiln::keras_import {
 namespace {

@@ -1,8 +1,9 @@
 #include "import/keras/layout.h"
+#include "core/status_macros.h"
 
 #include <vector>
 
-#include "ops/reference/reference.h"
+#include "reference/reference.h"
 
 namespace kiln::keras_import {
 

@@ -1,4 +1,5 @@
 #include "import/keras/weight_match.h"
+#include "core/status_macros.h"
 
 #include <set>
 #include <vector>
@@ -8,10 +9,6 @@
 namespace kiln::keras_import {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool all_digits(const std::string& s, size_t from) {
   if (from >= s.size()) return false;
@@ -91,7 +88,7 @@ class Matcher {
     const Entry* found = nullptr;
     for (const Entry& e : entries_) {
       if (e.key == key) return &e;
-      if (ends_with(key, "/" + e.key)) {
+      if (key.ends_with("/" + e.key)) {
         if (found) return nullptr;  // two candidates: leave it to the role
         found = &e;
       }
@@ -148,7 +145,7 @@ std::string strip_read_suffixes(const std::string& tf_name) {
   for (bool again = true; again;) {
     again = false;
     for (const char* suffix : {"/read", "/Read/ReadVariableOp", "/ReadVariableOp"})
-      if (ends_with(s, suffix) && s.size() > std::string(suffix).size()) {
+      if (s.ends_with(suffix) && s.size() > std::string(suffix).size()) {
         s.resize(s.size() - std::string(suffix).size());
         again = true;
       }

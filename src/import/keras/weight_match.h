@@ -26,6 +26,7 @@
 #include <string>
 
 #include "graph/graph.h"
+#include "core/status_macros.h"
 #include "import/keras/keras_file.h"
 
 namespace kiln::keras_import {

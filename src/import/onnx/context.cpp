@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "import/onnx/importer.h"
+#include "core/status_macros.h"
 
 namespace kiln::onnx_import {
 

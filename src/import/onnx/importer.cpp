@@ -1,4 +1,5 @@
 #include "import/onnx/importer.h"
+#include "core/status_macros.h"
 
 #include <fstream>
 #include <limits>
@@ -70,25 +71,19 @@ Status Importer::import_inputs(const onnx::GraphProto& g, const OnnxFile* file) 
     if (tt.elem_type() != onnx::TensorProto::FLOAT)
       return unsupported("graph input '" + in.name() + "' has element type " + std::to_string(tt.elem_type()) +
                          "; kiln takes float32 inputs");
-    Shape shape;
     auto ov = options_.input_shapes.find(in.name());
     // The empty name stands for "the first input", for single-input models on a command line.
     if (ov == options_.input_shapes.end() && out_.graph.inputs.empty()) ov = options_.input_shapes.find("");
-    if (ov != options_.input_shapes.end()) {
-      shape = ov->second;
-    } else {
-      const auto& dims = tt.shape().dim();
-      for (int d = 0; d < dims.size(); ++d) {
-        if (dims[d].has_dim_value() && dims[d].dim_value() > 0) {
-          shape.push_back(dims[d].dim_value());
-        } else if (d == 0) {
-          shape.push_back(1);  // a symbolic batch dimension: default to batch 1
-        } else {
-          return invalid_argument("graph input '" + in.name() + "' has an unknown size on axis " + std::to_string(d) +
-                                  " ('" + dims[d].dim_param() + "'); give its shape explicitly (--input-shape)");
-        }
-      }
-    }
+    const auto& dims = tt.shape().dim();
+    Shape declared;  // -1: symbolic or missing
+    for (int d = 0; d < dims.size(); ++d)
+      declared.push_back(dims[d].has_dim_value() && dims[d].dim_value() > 0 ? dims[d].dim_value() : -1);
+    int unknown = -1;
+    Shape shape = resolve_input_shape(declared, ov == options_.input_shapes.end() ? nullptr : &ov->second, unknown);
+    if (unknown >= 0)
+      return invalid_argument("graph input '" + in.name() + "' has an unknown size on axis " + std::to_string(unknown) +
+                              (unknown < dims.size() ? " ('" + dims[unknown].dim_param() + "')" : std::string()) +
+                              "; give its shape explicitly (--input-shape)");
     values_[in.name()] = out_.graph.add_input(in.name(), DType::kF32, shape);
   }
   return Status::ok();

@@ -1,4 +1,5 @@
 #include "import/onnx/onnx_file.h"
+#include "core/status_macros.h"
 
 
 #include <limits>

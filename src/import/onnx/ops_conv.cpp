@@ -1,5 +1,6 @@
 // ONNX Conv and ConvTranspose -> ConvAttrs / ConvTransposeAttrs.
 #include "import/onnx/importer.h"
+#include "core/status_macros.h"
 #include "import/onnx/spatial.h"
 
 namespace kiln::onnx_import {

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "import/onnx/importer.h"
+#include "core/status_macros.h"
 
 namespace kiln::onnx_import {
 namespace {

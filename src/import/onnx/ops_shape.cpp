@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "import/onnx/importer.h"
+#include "core/status_macros.h"
 
 namespace kiln::onnx_import {
 namespace {

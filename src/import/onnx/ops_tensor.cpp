@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "import/shape_rules.h"
+#include "core/status_macros.h"
 #include <limits>
 
 #include "import/onnx/importer.h"

@@ -1,4 +1,5 @@
 #include "import/tf/context.h"
+#include "core/status_macros.h"
 
 #include "import/tf/importer.h"
 

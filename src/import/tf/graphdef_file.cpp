@@ -12,10 +12,6 @@ namespace kiln {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // Keeps the first text-format error with its position, for the message.
 class FirstError : public google::protobuf::io::ErrorCollector {
  public:
@@ -34,7 +30,7 @@ Expected<tf::GraphDef> read_graphdef(const std::string& path) {
   std::string bytes = std::move(ss).str();
   if (bytes.empty()) return invalid_model("'" + path + "' is empty");
   tf::GraphDef g;
-  if (ends_with(path, ".pbtxt")) {
+  if (path.ends_with(".pbtxt")) {
     google::protobuf::TextFormat::Parser parser;
     FirstError errors;
     parser.RecordErrorsTo(&errors);

@@ -1,4 +1,5 @@
 #include "import/tf/importer.h"
+#include "core/status_macros.h"
 
 #include <algorithm>
 #include <queue>
@@ -158,23 +159,24 @@ Expected<Operand> Importer::add_op(const std::string& name, const std::string& s
 
 Expected<Shape> Importer::placeholder_shape(int node) {
   const tf::NodeDef& n = g_.node(node);
+  const Shape* requested = nullptr;
   for (const std::string& key : {n.name(), n.name() + ":0"})
-    if (auto it = options_.input_shapes.find(key); it != options_.input_shapes.end()) return it->second;
-  if (node == first_input_)
-    if (auto it = options_.input_shapes.find(""); it != options_.input_shapes.end()) return it->second;
+    if (auto it = options_.input_shapes.find(key); !requested && it != options_.input_shapes.end()) requested = &it->second;
+  if (!requested && node == first_input_)
+    if (auto it = options_.input_shapes.find(""); it != options_.input_shapes.end()) requested = &it->second;
   const std::string hint = "; give its shape (ImportOptions::input_shapes, kiln --input-shape) in TensorFlow's "
                            "layout, e.g. [N,H,W,C]";
   auto a = n.attr().find("shape");
-  if (a == n.attr().end() || a->second.value_case() != tf::AttrValue::kShape || a->second.shape().unknown_rank())
-    return invalid_argument("graph input '" + n.name() + "' has no shape in the file" + hint);
-  Shape s;
-  const auto& dims = a->second.shape().dim();
-  for (int d = 0; d < dims.size(); ++d) {
-    if (dims[d].size() > 0) s.push_back(dims[d].size());
-    else if (d == 0) s.push_back(1);  // an unknown batch: default to 1
-    else
-      return invalid_argument("graph input '" + n.name() + "' has an unknown size on axis " + std::to_string(d) + hint);
-  }
+  const bool has_shape =
+      a != n.attr().end() && a->second.value_case() == tf::AttrValue::kShape && !a->second.shape().unknown_rank();
+  if (!has_shape && !requested) return invalid_argument("graph input '" + n.name() + "' has no shape in the file" + hint);
+  Shape declared;  // -1: unknown
+  if (has_shape)
+    for (const auto& dim : a->second.shape().dim()) declared.push_back(dim.size() > 0 ? dim.size() : -1);
+  int unknown = -1;
+  Shape s = resolve_input_shape(declared, requested, unknown);
+  if (unknown >= 0)
+    return invalid_argument("graph input '" + n.name() + "' has an unknown size on axis " + std::to_string(unknown) + hint);
   return s;
 }
 

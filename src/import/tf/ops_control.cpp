@@ -3,6 +3,7 @@
 // whichever input is alive, and "Dropout" (a function call the Defun-built graphs name so)
 // is the identity at inference.
 #include "import/tf/importer.h"
+#include "core/status_macros.h"
 
 namespace kiln::tf_import {
 namespace {

@@ -5,6 +5,7 @@
 //   Conv2DBackpropInput   HWOI [kh,kw,co,ci] -> [ci,co,kh,kw] (ConvTranspose)
 // and stored as weights under the TensorFlow Const's name.
 #include "import/tf/importer.h"
+#include "core/status_macros.h"
 #include "import/tf/spatial.h"
 
 namespace kiln::tf_import {

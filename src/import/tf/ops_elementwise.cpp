@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "import/tf/importer.h"
+#include "core/status_macros.h"
 
 namespace kiln::tf_import {
 namespace {

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "import/tf/importer.h"
+#include "core/status_macros.h"
 #include "import/tf/spatial.h"
 
 namespace kiln::tf_import {

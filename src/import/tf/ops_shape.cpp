@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "import/tf/importer.h"
+#include "core/status_macros.h"
 
 namespace kiln::tf_import {
 namespace {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "import/shape_rules.h"
+#include "core/status_macros.h"
 
 #include "import/tf/importer.h"
 

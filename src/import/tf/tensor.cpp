@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "import/tf/context.h"
+#include "core/status_macros.h"
 
 namespace kiln::tf_import {
 

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "import/import.h"
+#include "core/status_macros.h"
 #include "import/keras/keras_file.h"
 #include "import/keras/keras_test_util.h"
 #include "kiln/io.h"

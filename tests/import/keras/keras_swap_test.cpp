@@ -9,7 +9,8 @@
 #include <fstream>
 #include <functional>
 
-#include "engine/weight_binding.h"
+#include "import/weight_file.h"
+#include "core/status_macros.h"
 #include "import/import.h"
 #include "import/keras/keras_test_util.h"
 #include "import/keras/weight_match.h"

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "import/keras/keras_test_util.h"
+#include "core/status_macros.h"
 #include "import/tf/context.h"
 #include "kiln/io.h"
 #include "kiln/model.h"

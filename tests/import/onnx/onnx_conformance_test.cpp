@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "import/onnx/context.h"
+#include "core/status_macros.h"
 #include "kiln/model.h"
 
 namespace kiln {

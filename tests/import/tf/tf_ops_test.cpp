@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "import/import.h"
+#include "core/status_macros.h"
 #include "import/tf/tf_test_util.h"
 #include "kiln/model.h"
 #include "test_util.h"

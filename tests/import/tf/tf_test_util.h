@@ -13,12 +13,12 @@
 
 #include "import/tf/proto/graph.pb.h"
 #include "kiln/tensor.h"
-#include "ops/reference/reference.h"
+#include "reference/reference.h"
 
 namespace kiln::tftest {
 
 // A 4-D float tensor with its axes permuted: out axis k = in axis perm[k] (by the library's
-// reference transpose, itself tested in tests/ops/reference_test.cpp).
+// reference transpose, itself tested in tests/reference/reference_test.cpp).
 inline Tensor permute4(const Tensor& t, std::array<int, 4> perm) {
   Tensor in[] = {t};
   auto out = reference::transpose(TransposeAttrs{{perm[0], perm[1], perm[2], perm[3]}}, in);

@@ -1,0 +1,63 @@
+// kiln/model_info.h — what a model takes, gives and costs; shared by kiln::Model and kiln::Engine.
+//
+//   kiln::Expected<kiln::ModelInfo> info = kiln::describe_model("unet.pb");   // kiln/model.h
+//   const kiln::TensorInfo& in = info->inputs[0];      // name and shape as the model takes it
+//   bool nhwc = info->channels_last;                    // TensorFlow, Keras: [N,H,W,C]
+//
+// The input size an image model is compiled for can be given without knowing its layout or
+// channel count: ModelOptions::image_size / LoadSpec::image_size = {height, width}.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+struct TensorInfo {
+  std::string name;
+  Shape shape;
+};
+
+// The height and width to compile an image model's first input for; its batch is 1 and its
+// channels what the model declares (an input whose shape is given by name keeps that shape).
+struct ImageSize {
+  int64_t height = 0, width = 0;
+};
+
+struct ModelInfo {
+  std::vector<TensorInfo> inputs, outputs;
+  // Inputs and 4-D outputs are channels-last ([N,H,W,C]: TensorFlow and Keras models) rather
+  // than [N,C,H,W] (ONNX). Inside, kiln computes in NCHW either way.
+  bool channels_last = false;
+  std::string fingerprint;                 // architecture fingerprint, 16 hex digits
+  std::string producer;                    // who wrote the file
+  int opset = 0;
+  int64_t parameters = 0;
+  double flops = 0;                        // per run at the compiled shapes
+  std::map<std::string, int> source_ops;   // op histogram of the file
+  std::vector<TensorInfo> tensors;         // every computed tensor, by the file's name (output candidates)
+  std::map<std::string, int> optimizations;  // rewrite rule -> times applied
+  // Of the compiled plan (zero from describe_model, which compiles nothing):
+  size_t steps = 0;                        // plan steps (primitives, reorders, fallbacks)
+  size_t reference_steps = 0;              // steps running naive reference kernels
+  size_t arena_bytes = 0;                  // activation arena of one runner
+  size_t weight_bytes = 0;                 // packed weights
+  bool weights_from_cache = false;         // mapped from the pack cache or a .kwp
+  bool plan_shared = false;                // the plan was compiled for another model already
+  // Milliseconds spent in each phase of preparation.
+  double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
+};
+
+// Per-step timing of one run, for `kiln bench --profile`.
+struct StepProfile {
+  std::string name, kind, impl;
+  double ms = 0;
+  double flops = 0;
+};
+
+}  // namespace kiln
