@@ -15,8 +15,6 @@
 namespace kiln::cli {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -61,7 +59,7 @@ int do_bench(const BenchArgs& a) {
   }
   auto t0 = Clock::now();
   auto model = Model::load(a.model, opt);
-  auto t1 = Clock::now();
+  const double load_ms = ms_since(t0);
   if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
   const ModelInfo& info = model->info();
   std::mt19937 rng(42);
@@ -74,13 +72,13 @@ int do_bench(const BenchArgs& a) {
   }
   auto f0 = Clock::now();
   auto first = model->run(inputs);
-  double first_ms = ms(f0, Clock::now());
+  double first_ms = ms_since(f0);
   if (!first) { std::cerr << "kiln: " << first.error().message() << "\n"; return 1; }
   std::vector<double> times;
   for (int r = 0; r < std::max(1, a.runs); ++r) {
     auto s0 = Clock::now();
     auto out = model->run(inputs);
-    times.push_back(ms(s0, Clock::now()));
+    times.push_back(ms_since(s0));
     if (!out) { std::cerr << "kiln: " << out.error().message() << "\n"; return 1; }
   }
   double median = percentile(times, 0.5), p90 = percentile(times, 0.9);
@@ -92,7 +90,7 @@ int do_bench(const BenchArgs& a) {
                         {"compile_ms", info.compile_ms},
                         {"pack_ms", info.pack_ms},
                         {"warmup_ms", info.warmup_ms},
-                        {"total_load_ms", ms(t0, t1)},
+                        {"total_load_ms", load_ms},
                         {"first_ms", first_ms},
                         {"steady_median_ms", median},
                         {"steady_min_ms", *std::min_element(times.begin(), times.end())},
@@ -105,7 +103,7 @@ int do_bench(const BenchArgs& a) {
     std::cout << j.dump() << "\n";
   } else {
     std::printf("model        %s (%.2f GFLOP per run)\n", a.model.c_str(), info.flops / 1e9);
-    std::printf("load         %.1f ms = import %.1f + optimise %.1f + compile %.1f + pack %.1f + warm-up %.1f\n", ms(t0, t1),
+    std::printf("load         %.1f ms = import %.1f + optimise %.1f + compile %.1f + pack %.1f + warm-up %.1f\n", load_ms,
                 info.import_ms, info.optimize_ms, info.compile_ms, info.pack_ms, info.warmup_ms);
     std::printf("first run    %.2f ms (%.2fx steady)%s\n", first_ms, first_ms / median,
                 opt.warm_up ? "" : "  [no warm-up at load]");

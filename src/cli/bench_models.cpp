@@ -15,8 +15,6 @@
 namespace kiln::cli {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -52,7 +50,7 @@ int do_bench_models(const BenchArgs& a) {
       std::cerr << "kiln: " << out.error().message() << "\n";
       std::exit(1);
     }
-    return ms(t0, Clock::now());
+    return ms_since(t0);
   };
   std::vector<Row> rows;
   for (size_t i = 0; i < a.models.size(); ++i) {
@@ -64,7 +62,7 @@ int do_bench_models(const BenchArgs& a) {
     auto t0 = Clock::now();
     Status s = engine.load(r.name, spec);
     if (s) s = engine.wait_ready(r.name, std::chrono::minutes(10));
-    r.wall_ms = ms(t0, Clock::now());
+    r.wall_ms = ms_since(t0);
     if (!s) {
       std::cerr << "kiln: " << s.message() << "\n";
       return 1;

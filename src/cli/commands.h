@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <cstdint>
@@ -96,5 +97,9 @@ void add_conv_option(CLI::App* command, std::string& conv);
 // --precision fp32|bf16|int8, and --calibration-file for int8.
 void add_precision_option(CLI::App* command, std::string& precision, std::string& calibration);
 double peak_rss_mb();
+using Clock = std::chrono::steady_clock;
+inline double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 }  // namespace kiln::cli

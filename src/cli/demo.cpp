@@ -18,8 +18,6 @@
 namespace kiln::cli {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 constexpr uint64_t kHeldOutSeed = 900000;  // training uses seeds from 1000 (tools/train_demo_models.py)
 
 // Loads all class models and shows their preparation as it happens.

@@ -84,9 +84,9 @@ int do_run(const RunArgs& a) {
       s[ha + 1] = std::min(s[ha + 1], a.tile);
     }
   }
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = Clock::now();
   auto model = Model::load(a.model, opt);
-  double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double load_ms = ms_since(t0);
   if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
   const ModelInfo& info = model->info();
   const bool nhwc = info.channels_last;
@@ -106,9 +106,9 @@ int do_run(const RunArgs& a) {
     if (!img) { std::cerr << "kiln: " << img.error().message() << "\n"; return 1; }
     input = *img;
   }
-  t0 = std::chrono::steady_clock::now();
+  t0 = Clock::now();
   auto out = a.tile > 0 ? model->run_tiled(input, TileOptions{a.overlap}) : model->run({input});
-  double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double run_ms = ms_since(t0);
   if (!out) { std::cerr << "kiln: " << out.error().message() << "\n"; return 1; }
 
   std::printf("model      %s  (fingerprint %s, %lld parameters, %.2f GFLOP)\n", a.model.c_str(), info.fingerprint.c_str(),

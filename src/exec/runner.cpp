@@ -1,4 +1,5 @@
 #include "exec/runner.h"
+#include "core/clock.h"
 #include "core/status_macros.h"
 
 #include <chrono>
@@ -49,10 +50,10 @@ Expected<std::vector<Tensor>> Runner::run(const Plan& plan, const Weights& weigh
     if (profiling_) {
       step_ms_.assign(plan.steps.size(), 0.0);
       for (size_t s = 0; s < plan.steps.size(); ++s) {
-        auto t0 = std::chrono::steady_clock::now();
+        auto t0 = Clock::now();
         KILN_RETURN_IF_ERROR(plan.steps[s]->run(ctx));
         stream_.wait();
-        step_ms_[s] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        step_ms_[s] = ms_since(t0);
       }
     } else {
       for (const auto& step : plan.steps) KILN_RETURN_IF_ERROR(step->run(ctx));

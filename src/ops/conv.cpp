@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "ops/common.h"
+#include "core/clock.h"
 #include "core/status_macros.h"
 
 namespace kiln::ops {
@@ -105,10 +106,10 @@ double time_conv_ms(const ConvPd& pd, bool with_bias, const dnnl::engine& engine
   stream.wait();
   double best = 1e30;
   for (int k = 0; k < 3; ++k) {
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = Clock::now();
     prim.execute(stream, args);
     stream.wait();
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best, ms_since(t0));
   }
   return best;
 }

@@ -1,0 +1,141 @@
+// The one prepare pipeline seen from its public faces: describe_model (its first stage),
+// image sizes resolved from the model's own declaration, and an engine model's info,
+// profile and failure code.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "kiln/engine.h"
+#include "kiln/model.h"
+#include "test_util.h"
+
+namespace kiln {
+namespace {
+
+using std::chrono::seconds;
+
+std::string fx(const std::string& rel) { return testing::source_path("tests/fixtures/" + rel); }
+const std::string kUnet = "unet/w4_64x64/model.onnx";  // [1,1,64,64] NCHW, gray
+
+Tensor random_input(const Shape& s, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  Tensor t = Tensor::zeros(DType::kF32, s);
+  for (int64_t i = 0; i < t.elements(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+TEST(DescribeModel, SaysWhatLoadSaysWithoutCompiling) {
+  auto d = describe_model(fx(kUnet));
+  ASSERT_TRUE(d) << d.error().message();
+  ModelOptions opt;
+  opt.warm_up = false;
+  auto m = Model::load(fx(kUnet), opt);
+  ASSERT_TRUE(m) << m.error().message();
+  const ModelInfo& l = m->info();
+  ASSERT_EQ(d->inputs.size(), l.inputs.size());
+  EXPECT_EQ(d->inputs[0].name, l.inputs[0].name);
+  EXPECT_EQ(d->inputs[0].shape, (Shape{1, 1, 64, 64}));
+  EXPECT_EQ(d->outputs[0].shape, l.outputs[0].shape);
+  EXPECT_EQ(d->fingerprint, l.fingerprint);
+  EXPECT_EQ(d->parameters, 121725);  // the width-4 U-Net (as the CLI test counts it)
+  EXPECT_DOUBLE_EQ(d->flops, l.flops);
+  EXPECT_EQ(d->source_ops, l.source_ops);
+  EXPECT_FALSE(d->channels_last);
+  // Nothing compiled or packed.
+  EXPECT_EQ(d->steps, 0u);
+  EXPECT_EQ(d->weight_bytes, 0u);
+  EXPECT_GT(l.steps, 0u);
+  EXPECT_GT(l.weight_bytes, 0u);
+}
+
+TEST(ImageSize, BatchAndChannelsComeFromTheModel) {
+  ModelOptions opt;
+  opt.image_size = ImageSize{96, 128};
+  opt.warm_up = false;
+  auto m = Model::load(fx(kUnet), opt);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->info().inputs[0].shape, (Shape{1, 1, 96, 128}));
+  // The same plan as one compiled for the full shape given by hand.
+  ModelOptions by_hand;
+  by_hand.input_shapes[""] = {1, 1, 96, 128};
+  by_hand.warm_up = false;
+  auto h = Model::load(fx(kUnet), by_hand);
+  ASSERT_TRUE(h) << h.error().message();
+  Tensor x = random_input({1, 1, 96, 128}, 5);
+  auto a = m->run({x});
+  auto b = h->run({x});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(testing::max_abs_diff((*a)[0], (*b)[0]), 0.0);
+}
+
+TEST(ImageSize, ChannelsLastModelsTakeNhwcImages) {
+  const std::string pb = testing::source_path("../shared/fixtures/tf/keras_relu6/keras_relu6_net.pb");
+  if (!std::ifstream(pb)) GTEST_SKIP() << pb << " is absent (../shared/fixtures not beside the repository)";
+  auto in = read_npy(testing::source_path("../shared/fixtures/tf/keras_relu6/keras_relu6_in.npy"));
+  ASSERT_TRUE(in);  // the fixture's input, stored NCHW: its channels are axis 1
+  ModelOptions opt;
+  opt.image_size = ImageSize{8, 12};
+  auto d = describe_model(pb, opt);
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_TRUE(d->channels_last);
+  EXPECT_EQ(d->inputs[0].shape, (Shape{1, 8, 12, in->shape()[1]}));  // the file's channels, last
+}
+
+TEST(InputShapes, MinusOneKeepsTheFilesSizeAndAWrongRankIsNamed) {
+  ModelOptions opt;
+  opt.input_shapes[""] = {1, -1, 32, 48};
+  auto d = describe_model(fx(kUnet), opt);
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->inputs[0].shape, (Shape{1, 1, 32, 48}));
+  opt.input_shapes[""] = {1, -1, 32};  // a -1 where the file's rank does not say
+  auto bad = describe_model(fx(kUnet), opt);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("unknown size on axis 1"), std::string::npos) << bad.error().message();
+}
+
+TEST(EngineModel, InfoProfileAndFailureCode) {
+  Engine engine;
+  ASSERT_TRUE(engine.load("unet", {.model = fx(kUnet)}));
+  ASSERT_TRUE(engine.load("missing", {.model = fx("no/such/model.onnx")}));
+  ASSERT_TRUE(engine.wait_ready("unet", seconds(60)));
+  EXPECT_FALSE(engine.wait_ready("missing", seconds(60)));
+
+  auto info = engine.info("unet");
+  ASSERT_TRUE(info) << info.error().message();
+  auto st = engine.status("unet");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(info->fingerprint, st->fingerprint);
+  EXPECT_EQ(info->weight_bytes, st->weight_bytes);
+  EXPECT_EQ(info->inputs[0].shape, (Shape{1, 1, 64, 64}));
+
+  Tensor x = random_input({1, 1, 64, 64}, 9);
+  auto prof = engine.profile("unet", {x});
+  ASSERT_TRUE(prof) << prof.error().message();
+  EXPECT_EQ(prof->size(), info->steps);
+  double flops = 0;
+  for (const StepProfile& s : *prof) {
+    EXPECT_GE(s.ms, 0.0) << s.name;
+    flops += s.flops;
+  }
+  // The steps' own work: the convolutions' (most of it), never more than the graph's (ops fused
+  // into a convolution, such as its ReLU, count in the graph's figure but not as a step).
+  EXPECT_GT(flops, 0.9 * info->flops);
+  EXPECT_LE(flops, info->flops * (1 + 1e-9));
+
+  auto failed = engine.status("missing");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->state, ModelState::kFailed);
+  EXPECT_EQ(failed->error_code, ErrorCode::kNotFound) << failed->error;
+  EXPECT_NE(failed->error.find("no/such/model.onnx"), std::string::npos) << failed->error;
+  auto no_info = engine.info("missing");
+  ASSERT_FALSE(no_info);
+  EXPECT_NE(no_info.error().message().find("failed"), std::string::npos) << no_info.error().message();
+  // The failure took nothing from the model that loaded.
+  auto out = engine.run("unet", {x});
+  EXPECT_TRUE(out) << out.error().message();
+}
+
+}  // namespace
+}  // namespace kiln
