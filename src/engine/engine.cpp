@@ -50,6 +50,13 @@ struct ModelEntry {
     std::shared_ptr<const Weights> weights;
   };
   ShapePlans<OtherShape> other_shapes{4};
+
+  // The plan and weights a run starts with: it keeps these weights even if they are swapped
+  // meanwhile.
+  std::pair<std::shared_ptr<const Architecture>, std::shared_ptr<const Weights>> current() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return {arch, weights};
+  }
 };
 
 }  // namespace
@@ -275,13 +282,7 @@ Expected<ModelInfo> Engine::info(const std::string& name) const {
 
 Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::vector<Tensor>& inputs) {
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
-  std::shared_ptr<const Architecture> arch;
-  std::shared_ptr<const Weights> weights;
-  {
-    std::lock_guard<std::mutex> lock(e->mu);
-    arch = e->arch;
-    weights = e->weights;  // this run keeps these weights even if they are swapped meanwhile
-  }
+  auto [arch, weights] = e->current();
   // Another input count is the runner's to refuse; other shapes get a plan of their own.
   bool other_size = false;
   for (size_t i = 0; inputs.size() == arch->plan->inputs.size() && i < inputs.size(); ++i)
@@ -296,13 +297,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::ve
 
 Expected<std::vector<StepProfile>> Engine::profile(const std::string& name, const std::vector<Tensor>& inputs) {
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
-  std::shared_ptr<const Architecture> arch;
-  std::shared_ptr<const Weights> weights;
-  {
-    std::lock_guard<std::mutex> lock(e->mu);
-    arch = e->arch;
-    weights = e->weights;
-  }
+  auto [arch, weights] = e->current();
   const Plan& plan = *arch->plan;
   return impl_->runners->execute([&](Runner& r) -> Expected<std::vector<StepProfile>> {
     r.set_profiling(true);
