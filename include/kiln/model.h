@@ -65,6 +65,9 @@ struct TileOptions {
 // optimise only): inputs and outputs with their shapes under `options`' shapes, layout,
 // fingerprint, operators, parameters and FLOPs.
 Expected<ModelInfo> describe_model(const std::string& path, const ModelOptions& options = {});
+// Whether the file's inputs are channels-last ([N,H,W,C]: TensorFlow and Keras files), as
+// ModelInfo::channels_last will say; known from the kind of file alone, before any import.
+bool takes_channels_last(const std::string& path);
 
 // One model, prepared and hot: the one-model face of kiln::Engine (kiln/engine.h), with the
 // same preparation, and runs on a runner thread of its own.

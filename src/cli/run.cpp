@@ -76,9 +76,7 @@ int do_run(const RunArgs& a) {
     if (opt.input_shapes.empty()) opt.input_shapes[a.input_name] = input.shape();
     if (a.tile > 0 && a.input_shape.empty() && input.shape().size() == 4) {
       // The plan is compiled for one tile: which axes are height and width is the model's layout.
-      auto described = describe_model(a.model, opt);
-      if (!described) { std::cerr << "kiln: " << described.error().message() << "\n"; return 1; }
-      const int ha = described->channels_last ? 1 : 2;
+      const int ha = takes_channels_last(a.model) ? 1 : 2;
       Shape& s = opt.input_shapes[a.input_name];
       s[ha] = std::min(s[ha], a.tile);
       s[ha + 1] = std::min(s[ha + 1], a.tile);

@@ -5,6 +5,7 @@
 
 #include "core/status_macros.h"
 #include "engine/prepare.h"
+#include "import/import.h"
 #include "kiln/engine.h"
 
 namespace kiln {
@@ -59,6 +60,8 @@ const ModelInfo& Model::info() const { return impl_->info; }
 Expected<ModelInfo> describe_model(const std::string& path, const ModelOptions& options) {
   return describe(load_spec(path, options));
 }
+
+bool takes_channels_last(const std::string& path) { return takes_nhwc_inputs(path); }
 
 Expected<Model> Model::load(const std::string& path, const ModelOptions& options) {
   auto impl = std::make_unique<Impl>(options);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 
+#include "kiln/model.h"
 #include "reference/reference.h"
 #include "test_util.h"
 
@@ -40,6 +41,24 @@ TEST(Cli, RunOnAnImageWritesAMask) {
   auto m = read_image(mask, 1);
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_EQ(m->shape(), (Shape{1, 1, 64, 64}));
+}
+
+TEST(Cli, RunTilesAnNpyInTheModelsLayout) {
+  // --tile with a .npy input: the tile's height and width are axes 2 and 3 of an ONNX model's
+  // NCHW input, and the result is the library's tiled inference.
+  const std::string in = fx("unet/w4_64x64/input.npy"), out = ::testing::TempDir() + "/kiln_cli_tiled.npy";
+  Result r = run_cli("run " + fx("unet/w4_64x64/model.onnx") + " --input " + in + " --tile 32 --overlap 16 --output " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("tiles      32x32, overlap 16"), std::string::npos) << r.output;
+  ModelOptions opt;
+  opt.input_shapes[""] = {1, 1, 32, 32};
+  auto m = Model::load(fx("unet/w4_64x64/model.onnx"), opt);
+  auto x = read_npy(in);
+  auto got = read_npy(out);
+  ASSERT_TRUE(m && x && got);
+  auto want = m->run_tiled(*x, TileOptions{16});
+  ASSERT_TRUE(want) << want.error().message();
+  EXPECT_EQ(testing::max_abs_diff(*got, (*want)[0]), 0.0);
 }
 
 TEST(Cli, InspectShowsOpsAndFingerprint) {
