@@ -111,6 +111,10 @@ class Engine {
   Expected<ModelInfo> info(const std::string& name) const;
 
   Expected<std::vector<Tensor>> run(const std::string& name, const std::vector<Tensor>& inputs);
+  // One image of any size through tiles of the loaded input size (TileOptions): for
+  // single-input models whose outputs are as high and wide as the input; batch 1, in the
+  // model's layout (ModelInfo::channels_last).
+  Expected<std::vector<Tensor>> run_tiled(const std::string& name, const Tensor& image, const TileOptions& options = {});
   // One run of the loaded input size with every step timed (`kiln bench --profile`).
   Expected<std::vector<StepProfile>> profile(const std::string& name, const std::vector<Tensor>& inputs);
   // Replaces the model's weights atomically; on any mismatch the old weights stay.

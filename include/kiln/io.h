@@ -9,6 +9,7 @@
 //   kiln::Status m = kiln::write_mask_png("mask.png", out, 0.5f);   // 8-bit mask
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "kiln/model_info.h"
@@ -25,6 +26,12 @@ Status write_npy(const std::string& path, const Tensor& t);
 Expected<Tensor> read_image(const std::string& path, int channels, bool channels_last = false);
 // An image file's height and width, without decoding its pixels.
 Expected<ImageSize> read_image_size(const std::string& path);
+// An encoded image (PNG, JPEG, BMP) in memory, as read_image reads a file. Images of more
+// than kMaxImagePixels are refused from their header, before any pixel is decoded.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 28;  // 16384 x 16384
+Expected<Tensor> decode_image(const std::string& bytes, int channels, bool channels_last = false);
+// As write_mask_png, into memory.
+Expected<std::string> encode_mask_png(const Tensor& t, float threshold);
 // Writes a [.., H, W] tensor with one channel as an 8-bit PNG: values scaled by 255
 // (threshold < 0) or binarised at `threshold`.
 Status write_mask_png(const std::string& path, const Tensor& t, float threshold);

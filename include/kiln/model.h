@@ -50,16 +50,6 @@ struct ModelOptions {
   size_t max_shape_plans = 4;
 };
 
-// Tiled inference (Model::run_tiled): the image is cut into tiles of the model's compiled
-// input size that overlap by `overlap` pixels. Near an edge it shares with a neighbour a tile
-// is wrong (zero padding stands where the image goes on), so each tile gives up the outer
-// half of every overlap, with a 16-pixel ramp across the middle to hide seams. Every pixel
-// then comes from tiles in which it lies at least (overlap - 16) / 2 pixels from such an
-// edge: choose the overlap from the network's receptive field (measured on the demo U-Nets:
-// 256 keeps tiled results within 1e-3 of whole-image inference).
-struct TileOptions {
-  int64_t overlap = 256;
-};
 
 // What `path` takes and gives, without compiling a plan or packing weights (import and
 // optimise only): inputs and outputs with their shapes under `options`' shapes, layout,

@@ -11,6 +11,7 @@
 #include "engine/prepare.h"
 #include "engine/runner_pool.h"
 #include "engine/shape_plans.h"
+#include "engine/tiling.h"
 
 namespace kiln {
 
@@ -293,6 +294,12 @@ Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::ve
     weights = other.weights;
   }
   return impl_->runners->execute([&](Runner& r) { return r.run(*arch->plan, *weights, inputs); });
+}
+
+Expected<std::vector<Tensor>> Engine::run_tiled(const std::string& name, const Tensor& image,
+                                               const TileOptions& options) {
+  KILN_ASSIGN_OR_RETURN(ModelInfo info, this->info(name));
+  return kiln::run_tiled(info, image, options, [&](const Tensor& tile) { return run(name, {tile}); });
 }
 
 Expected<std::vector<StepProfile>> Engine::profile(const std::string& name, const std::vector<Tensor>& inputs) {

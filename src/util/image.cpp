@@ -1,5 +1,7 @@
 // Image decoding/encoding through stb (Debian's libstb).
 #include <algorithm>
+#include <fstream>
+#include <limits>
 #include <vector>
 
 #include <stb/stb_image.h>
@@ -9,19 +11,72 @@
 
 namespace kiln {
 
-Expected<Tensor> read_image(const std::string& path, int channels, bool channels_last) {
-  if (channels != 1 && channels != 3) return invalid_argument("images can be read as 1 or 3 channels, not " + std::to_string(channels));
-  int w = 0, h = 0, c = 0;
-  unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, channels);
-  if (!px) return invalid_argument("cannot decode image '" + path + "': " + stbi_failure_reason());
+namespace {
+
+// stb's interleaved 8-bit pixels as a float tensor in [0, 1], NCHW or NHWC.
+Tensor from_pixels(const unsigned char* px, int w, int h, int channels, bool channels_last) {
   Tensor t = Tensor::zeros(DType::kF32, channels_last ? Shape{1, h, w, channels} : Shape{1, channels, h, w});
   float* out = t.data<float>();
   if (channels_last) {  // stb's own order
-    for (int i = 0; i < w * h * channels; ++i) out[i] = px[i] / 255.0f;
+    for (int64_t i = 0; i < int64_t{w} * h * channels; ++i) out[i] = px[i] / 255.0f;
   } else {
     for (int ch = 0; ch < channels; ++ch)
-      for (int i = 0; i < w * h; ++i) out[ch * w * h + i] = px[i * channels + ch] / 255.0f;
+      for (int64_t i = 0; i < int64_t{w} * h; ++i) out[ch * int64_t{w} * h + i] = px[i * channels + ch] / 255.0f;
   }
+  return t;
+}
+
+Status check_channels(int channels) {
+  if (channels != 1 && channels != 3) return invalid_argument("images can be read as 1 or 3 channels, not " + std::to_string(channels));
+  return Status::ok();
+}
+
+// A single-channel image tensor's pixels, 8-bit: scaled by 255 (threshold < 0) or binarised.
+Expected<std::vector<unsigned char>> mask_pixels(const Tensor& t, float threshold, int64_t& h, int64_t& w) {
+  // Any layout of one image with one channel ([1,1,H,W], [1,H,W,1], [H,W]): the two axes
+  // longer than 1 are height and width.
+  Shape hw;
+  for (int64_t d : t.shape())
+    if (d != 1) hw.push_back(d);
+  if (t.dtype() != DType::kF32 || hw.size() != 2)
+    return invalid_argument("a mask PNG needs a single-channel image output, got shape " + shape_to_string(t.shape()));
+  h = hw[0], w = hw[1];
+  std::vector<unsigned char> px(static_cast<size_t>(h * w));
+  const float* v = t.data<float>();
+  for (size_t i = 0; i < px.size(); ++i)
+    px[i] = threshold >= 0 ? (v[i] >= threshold ? 255 : 0)
+                           : static_cast<unsigned char>(std::clamp(v[i], 0.0f, 1.0f) * 255.0f + 0.5f);
+  return px;
+}
+
+}  // namespace
+
+Expected<Tensor> read_image(const std::string& path, int channels, bool channels_last) {
+  if (Status s = check_channels(channels); !s) return s;
+  int w = 0, h = 0, c = 0;
+  unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, channels);
+  if (!px) return invalid_argument("cannot decode image '" + path + "': " + stbi_failure_reason());
+  Tensor t = from_pixels(px, w, h, channels, channels_last);
+  stbi_image_free(px);
+  return t;
+}
+
+Expected<Tensor> decode_image(const std::string& bytes, int channels, bool channels_last) {
+  if (Status s = check_channels(channels); !s) return s;
+  if (bytes.empty()) return invalid_argument("cannot decode the image: it is empty");
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    return invalid_argument("cannot decode the image: larger than 2 GiB");
+  int w = 0, h = 0, c = 0;
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  // The size first: a small file that claims a huge image must not make us allocate it.
+  if (!stbi_info_from_memory(data, static_cast<int>(bytes.size()), &w, &h, &c))
+    return invalid_argument(std::string("cannot decode the image: ") + stbi_failure_reason());
+  if (int64_t{w} * h > kMaxImagePixels)
+    return invalid_argument("the image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; at most " +
+                            std::to_string(kMaxImagePixels) + " are decoded");
+  unsigned char* px = stbi_load_from_memory(data, static_cast<int>(bytes.size()), &w, &h, &c, channels);
+  if (!px) return invalid_argument(std::string("cannot decode the image: ") + stbi_failure_reason());
+  Tensor t = from_pixels(px, w, h, channels, channels_last);
   stbi_image_free(px);
   return t;
 }
@@ -32,22 +87,24 @@ Expected<ImageSize> read_image_size(const std::string& path) {
   return ImageSize{h, w};
 }
 
+Expected<std::string> encode_mask_png(const Tensor& t, float threshold) {
+  int64_t h = 0, w = 0;
+  auto px = mask_pixels(t, threshold, h, w);
+  if (!px) return px.error();
+  std::string out;
+  auto append = [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size); };
+  if (!stbi_write_png_to_func(append, &out, static_cast<int>(w), static_cast<int>(h), 1, px->data(), static_cast<int>(w)))
+    return internal_error("cannot encode a PNG of " + std::to_string(w) + "x" + std::to_string(h));
+  return out;
+}
+
 Status write_mask_png(const std::string& path, const Tensor& t, float threshold) {
-  // Any layout of one image with one channel ([1,1,H,W], [1,H,W,1], [H,W]): the two axes
-  // longer than 1 are height and width.
-  Shape hw;
-  for (int64_t d : t.shape())
-    if (d != 1) hw.push_back(d);
-  if (t.dtype() != DType::kF32 || hw.size() != 2)
-    return invalid_argument("a mask PNG needs a single-channel image output, got shape " + shape_to_string(t.shape()));
-  int64_t h = hw[0], w = hw[1];
-  std::vector<unsigned char> px(static_cast<size_t>(h * w));
-  const float* v = t.data<float>();
-  for (size_t i = 0; i < px.size(); ++i)
-    px[i] = threshold >= 0 ? (v[i] >= threshold ? 255 : 0)
-                           : static_cast<unsigned char>(std::clamp(v[i], 0.0f, 1.0f) * 255.0f + 0.5f);
-  if (!stbi_write_png(path.c_str(), static_cast<int>(w), static_cast<int>(h), 1, px.data(), static_cast<int>(w)))
-    return io_error("cannot write '" + path + "'");
+  auto png = encode_mask_png(t, threshold);
+  if (!png) return png.error();
+  std::ofstream f(path, std::ios::binary);
+  f.write(png->data(), static_cast<std::streamsize>(png->size()));
+  f.close();
+  if (!f) return io_error("cannot write '" + path + "'");
   return Status::ok();
 }
 

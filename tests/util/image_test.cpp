@@ -1,6 +1,8 @@
 // Images as models take them: gray or RGB, channels first or last, and their size unread.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "kiln/demo.h"
 #include "kiln/io.h"
 
@@ -36,6 +38,42 @@ TEST(Image, ChannelsLastIsTheSamePixelsTransposed) {
   auto gray = read_image(png, 1, true);
   ASSERT_TRUE(gray);
   EXPECT_EQ(gray->shape(), (Shape{1, 48, 48, 1}));
+}
+
+TEST(Image, DecodedFromMemoryAsFromAFileAndMasksRoundTrip) {
+  demo::Sample s = demo::generate(demo::Texture::kWoodGrain, 4, 40);
+  auto png = encode_mask_png(s.image, -1.0f);  // gray, scaled
+  ASSERT_TRUE(png) << png.error().message();
+  const std::string path = ::testing::TempDir() + "/kiln_gray.png";
+  ASSERT_TRUE(write_mask_png(path, s.image, -1.0f));
+  auto from_file = read_image(path, 1);
+  auto from_memory = decode_image(*png, 1);
+  ASSERT_TRUE(from_file && from_memory);
+  ASSERT_EQ(from_memory->shape(), (Shape{1, 1, 40, 40}));
+  double worst = 0;
+  for (int64_t i = 0; i < 40 * 40; ++i) {
+    ASSERT_EQ(from_file->data<float>()[i], from_memory->data<float>()[i]);
+    worst = std::max<double>(worst, std::abs(from_memory->data<float>()[i] - s.image.data<float>()[i]));
+  }
+  EXPECT_LE(worst, 0.5 / 255 + 1e-6);  // 8 bits, rounded
+  auto mask = decode_image(*encode_mask_png(s.mask, 0.5f), 1);
+  ASSERT_TRUE(mask);
+  for (int64_t i = 0; i < 40 * 40; ++i) ASSERT_EQ(mask->data<float>()[i], s.mask.data<float>()[i] >= 0.5f ? 1.0f : 0.0f);
+}
+
+TEST(Image, AHugeImageIsRefusedFromItsHeader) {
+  // A PNG signature and an IHDR that claims 20000 x 20000 gray pixels, and nothing else:
+  // refused from the header, not by trying to allocate 1.6 GB of floats.
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += std::string("\0\0\0\x0d", 4) + "IHDR";
+  for (uint32_t v : {20000u, 20000u})
+    for (int b = 3; b >= 0; --b) png += static_cast<char>((v >> (8 * b)) & 0xff);
+  png += std::string("\x08\0\0\0\0", 5) + std::string("\0\0\0\0", 4);
+  auto t = decode_image(png, 1);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message().find("20000x20000"), std::string::npos) << t.error().message();
+  EXPECT_FALSE(decode_image("", 1));
+  EXPECT_FALSE(decode_image("not an image at all", 3));
 }
 
 TEST(Image, NotAnImageIsNamed) {
