@@ -12,6 +12,8 @@ KILN_APT_PACKAGES=(
   libstb-dev                          # PNG/JPEG decoding and PNG writing
   nlohmann-json3-dev libcli11-dev     # JSON output, command-line parsing
   libhdf5-dev                         # Keras .h5 models and weights
+  libcpp-httplib-dev                  # kiln serve: HTTP
+  libgrpc++-dev protobuf-compiler-grpc  # kiln serve: gRPC (KServe v2)
   libgtest-dev libbenchmark-dev       # tests and benchmarks
   libonnx-testdata                    # the ONNX backend conformance cases (tests)
 )

@@ -26,6 +26,8 @@ enum class ErrorCode {
   kNotFound,          // a named thing (file, tensor, model) does not exist
   kIo,                // reading or writing a file failed
   kInternal,          // a bug in kiln or a backend failure
+  kUnavailable,       // not now: the model is still being prepared, or the server is full
+  kDeadlineExceeded,  // the request waited longer than its deadline
 };
 
 const char* error_code_name(ErrorCode code);
@@ -59,6 +61,8 @@ inline Status unsupported(std::string m) { return {ErrorCode::kUnsupported, std:
 inline Status not_found(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
 inline Status io_error(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
 inline Status internal_error(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
+inline Status unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
+inline Status deadline_exceeded(std::string m) { return {ErrorCode::kDeadlineExceeded, std::move(m)}; }
 
 // A value or the Status explaining why there is none.
 template <typename T>

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   kiln::cli::QuantizeArgs quantize;
   kiln::cli::GenDefectsArgs gen;
   kiln::cli::DemoArgs demo;
+  kiln::cli::ServeArgs serve;
   kiln::cli::add_run(app, run);
   kiln::cli::add_inspect(app, inspect);
   kiln::cli::add_bench(app, bench);
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   kiln::cli::add_quantize(app, quantize);
   kiln::cli::add_gen_defects(app, gen);
   kiln::cli::add_demo(app, demo);
+  kiln::cli::add_serve(app, serve);
   if (argc > 1 && argv[1][0] != '-') {  // name the unknown command rather than "a subcommand is required"
     std::string known;
     bool found = false;
@@ -51,5 +53,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("quantize")) return kiln::cli::do_quantize(quantize);
   if (app.got_subcommand("gen-defects")) return kiln::cli::do_gen_defects(gen);
   if (app.got_subcommand("demo")) return kiln::cli::do_demo(demo);
+  if (app.got_subcommand("serve")) return kiln::cli::do_serve(serve);
   return 2;
 }

@@ -87,8 +87,8 @@ struct Engine::Impl {
     if (!e) return not_found("no model named '" + name + "'");
     std::lock_guard<std::mutex> lock(e->mu);
     if (e->status.state != ModelState::kReady)
-      return invalid_argument("model '" + name + "' is " + model_state_name(e->status.state) +
-                              (e->status.error.empty() ? "" : ": " + e->status.error));
+      return unavailable("model '" + name + "' is " + model_state_name(e->status.state) +
+                         (e->status.error.empty() ? "" : ": " + e->status.error));
     return e;
   }
 

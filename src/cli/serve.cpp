@@ -1,0 +1,86 @@
+// kiln serve --repository DIR | --demo: the engine as a KServe v2 / Open Inference Protocol service.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "kiln/serve.h"
+
+namespace kiln::cli {
+
+void add_serve(CLI::App& app, ServeArgs& a) {
+  auto* c = app.add_subcommand("serve", "serve models over HTTP and gRPC (KServe v2 / Open Inference Protocol)");
+  c->add_option("--repository", a.repository, "model repository: one folder per model (README: kiln serve)");
+  c->add_flag("--demo", a.demo, "serve the six demo models (no repository to write)");
+  c->add_option("--demo-models", a.demo_models, "where the demo models are")->capture_default_str();
+  c->add_option("--http", a.http, "HTTP address host:port (port 0: any free one; '' for none)")->capture_default_str();
+  c->add_option("--grpc", a.grpc, "gRPC address host:port ('' for none)")->capture_default_str();
+  c->add_option("--runners", a.runners, "concurrent runs per engine (each with its own arena)")->capture_default_str();
+  add_conv_option(c, a.conv);
+  c->add_option("--precision", a.precision, "for models whose config.json does not say: fp32, bf16, int8")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
+      ->capture_default_str();
+  c->add_option("--cache-dir", a.cache_dir, "weight-pack cache: packed weights are mapped on the next start");
+  c->add_option("--model-control", a.model_control, "none, or explicit: POST v2/repository/models/{m}/load|unload")
+      ->check(CLI::IsMember({"none", "explicit"}))
+      ->capture_default_str();
+  c->add_option("--admin-token-file", a.admin_token_file, "file holding the token repository control needs");
+  c->add_option("--poll-repository", a.poll_seconds,
+                "every SECONDS: load new folders, unload removed ones, prepare changed models again, swap changed "
+                "weight files (0: never)")
+      ->capture_default_str();
+  c->add_option("--max-body-mb", a.max_body_mb, "largest request body")->capture_default_str();
+  c->add_option("--max-queue", a.max_queue, "requests waiting per model; beyond: 503 with Retry-After")->capture_default_str();
+  c->add_option("--request-timeout-ms", a.request_timeout_ms, "longest wait for a runner; beyond: 504")->capture_default_str();
+  c->add_option("--idle-timeout", a.idle_timeout_s, "seconds a connection may sit idle or half-sent")->capture_default_str();
+  c->add_option("--http-threads", a.http_threads, "HTTP worker threads")->capture_default_str();
+  c->add_flag("--log-requests", a.log_requests, "one log line per request");
+  c->add_option("--web", a.web_root, "folder of static files served at / (the viewer)");
+  c->add_option("--threads", a.threads, "compute threads (default: all cores)");
+}
+
+int do_serve(const ServeArgs& a) {
+  set_threads(a.threads);
+  ServeOptions o;
+  if (a.demo == !a.repository.empty()) {
+    std::cerr << "kiln: serve needs --repository DIR or --demo (one of the two)\n";
+    return 2;
+  }
+  o.repository = a.repository;
+  if (a.demo) o.demo_models = a.demo_models;
+  o.http = a.http;
+  o.grpc = a.grpc;
+  o.runners = a.runners;
+  o.precision = *parse_precision(a.precision);
+  o.conv_algorithm = *parse_conv_algorithm(a.conv);
+  o.cache_dir = a.cache_dir;
+  o.explicit_model_control = a.model_control == "explicit";
+  if (!a.admin_token_file.empty()) {
+    std::ifstream f(a.admin_token_file);
+    if (!f) {
+      std::cerr << "kiln: cannot read the admin token file '" << a.admin_token_file << "'\n";
+      return 1;
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    o.admin_token = ss.str();
+    while (!o.admin_token.empty() && std::isspace(static_cast<unsigned char>(o.admin_token.back()))) o.admin_token.pop_back();
+    if (o.admin_token.size() < 16) {
+      std::cerr << "kiln: the admin token in '" << a.admin_token_file << "' is shorter than 16 characters\n";
+      return 1;
+    }
+  }
+  o.poll = std::chrono::milliseconds(static_cast<int64_t>(a.poll_seconds * 1000));
+  o.max_body_bytes = static_cast<size_t>(a.max_body_mb) << 20;
+  o.max_queue = a.max_queue;
+  o.request_timeout = std::chrono::milliseconds(a.request_timeout_ms);
+  o.idle_timeout_s = a.idle_timeout_s;
+  o.http_threads = a.http_threads;
+  o.log_requests = a.log_requests;
+  o.web_root = a.web_root;
+  return serve_until_signal(o);
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,193 @@
+// kiln::Server: the model host, its HTTP and gRPC faces, and the process's lifetime.
+#include "kiln/serve.h"
+
+#include <signal.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "server/http_api.h"
+#include "server/model_host.h"
+#include "server/repository.h"
+#ifdef KILN_WITH_GRPC
+#include "server/grpc_api.h"
+#endif
+
+namespace kiln {
+
+using serve::log_line;
+
+namespace {
+
+// "127.0.0.1:8000", "[::1]:0", ":8000" (loopback) -> host and port.
+Expected<std::pair<std::string, int>> parse_address(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return invalid_argument("'" + address + "' is not host:port");
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "127.0.0.1";
+  char* end = nullptr;
+  const long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p < 0 || p > 65535) return invalid_argument("'" + address + "': bad port");
+  return std::make_pair(host, static_cast<int>(p));
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServeOptions opt;
+  serve::ModelDefaults defaults;
+  std::unique_ptr<serve::ModelHost> host;
+  std::unique_ptr<serve::HttpApi> http;
+  std::thread http_thread;
+  int http_port = 0, grpc_port = 0;
+#ifdef KILN_WITH_GRPC
+  std::unique_ptr<serve::GrpcApi> grpc;
+#endif
+  std::mutex mu;
+  std::condition_variable stopped_cv;
+  bool stopped = false;
+
+  Expected<serve::ModelConfig> read_config(const std::string& name) const {
+    if (!opt.repository.empty()) return serve::read_model(opt.repository, name, defaults);
+    auto demo = serve::demo_repository(opt.demo_models, defaults);
+    if (!demo) return demo.error();
+    auto it = demo->models.find(name);
+    if (it == demo->models.end()) return not_found("no demo model '" + name + "'");
+    return it->second;
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() { stop(); }
+int Server::http_port() const { return impl_->http_port; }
+int Server::grpc_port() const { return impl_->grpc_port; }
+bool Server::ready() const { return impl_->host->all_ready(); }
+
+Expected<std::unique_ptr<Server>> Server::start(const ServeOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->opt = options;
+  impl->defaults = {options.precision, options.conv_algorithm};
+  if (options.repository.empty() == options.demo_models.empty())
+    return invalid_argument("serve a repository (--repository DIR) or the demo models (--demo), one of the two");
+  if (options.explicit_model_control && options.admin_token.empty())
+    return invalid_argument("--model-control explicit needs an admin token (--admin-token-file)");
+  auto scan = options.repository.empty() ? serve::demo_repository(options.demo_models, impl->defaults)
+                                         : serve::scan_repository(options.repository, impl->defaults);
+  if (!scan) return scan.error();
+
+  serve::HostOptions ho;
+  ho.runners = options.runners;
+  ho.cache_dir = options.cache_dir;
+  ho.max_queue = options.max_queue;
+  ho.request_timeout = options.request_timeout;
+  ho.repository = options.repository;
+  ho.defaults = impl->defaults;
+  ho.poll = options.poll;
+  impl->host = std::make_unique<serve::ModelHost>(ho);
+
+  // Live at once: listen first, then prepare the models in the background.
+  if (!options.http.empty()) {
+    auto address = parse_address(options.http);
+    if (!address) return address.error().with_context("--http");
+    serve::HttpOptions o;
+    o.max_body_bytes = options.max_body_bytes;
+    o.limits.max_json_depth = static_cast<size_t>(std::max(1, options.max_json_depth));
+    o.threads = options.http_threads;
+    o.idle_timeout_s = options.idle_timeout_s;
+    o.runners = options.runners;
+    o.explicit_control = options.explicit_model_control;
+    o.admin_token = options.admin_token;
+    o.log_requests = options.log_requests;
+    o.web_root = options.web_root;
+    Impl* self = impl.get();
+    o.read_config = [self](const std::string& name) { return self->read_config(name); };
+    impl->http = std::make_unique<serve::HttpApi>(*impl->host, std::move(o));
+    auto port = impl->http->bind(address->first, address->second);
+    if (!port) return port.error();
+    impl->http_port = *port;
+    impl->http_thread = std::thread([h = impl->http.get()] { h->run(); });
+  }
+  if (!options.grpc.empty()) {
+#ifdef KILN_WITH_GRPC
+    serve::GrpcOptions o;
+    o.max_message_bytes = static_cast<int>(std::min<size_t>(options.max_body_bytes, size_t{1} << 30));
+    o.limits.max_json_depth = static_cast<size_t>(options.max_json_depth);
+    impl->grpc = std::make_unique<serve::GrpcApi>(*impl->host, o);
+    auto port = impl->grpc->start(options.grpc);
+    if (!port) {
+      if (impl->http) {
+        impl->http->stop();
+        impl->http_thread.join();
+      }
+      return port.error();
+    }
+    impl->grpc_port = *port;
+#else
+    return unsupported("this kiln was built without gRPC (-DKILN_WITH_GRPC=OFF): use --grpc ''");
+#endif
+  }
+  for (auto& [name, config] : scan->models) {
+    Status s = config ? impl->host->load(*config) : config.error();
+    if (!s) impl->host->note_broken(name, s.message());
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+  }
+  // Stop accepting on both; requests already read are answered before the threads end.
+#ifdef KILN_WITH_GRPC
+  std::thread grpc_stop([this] {
+    if (impl_->grpc) impl_->grpc->stop();
+  });
+#endif
+  if (impl_->http) {
+    impl_->http->stop();
+    if (impl_->http_thread.joinable()) impl_->http_thread.join();
+    log_line("http: answered " + std::to_string(impl_->http->answered()) + " of " +
+             std::to_string(impl_->http->accepted()) + " requests accepted");
+  }
+#ifdef KILN_WITH_GRPC
+  grpc_stop.join();
+#endif
+  impl_->stopped_cv.notify_all();
+}
+
+void Server::wait() {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->stopped_cv.wait(lock, [&] { return impl_->stopped; });
+}
+
+int serve_until_signal(const ServeOptions& options) {
+  // Every thread the server makes inherits this mask, so SIGTERM and SIGINT reach sigwait here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto server = Server::start(options);
+  if (!server) {
+    std::fprintf(stderr, "kiln: %s\n", server.error().message().c_str());
+    return 1;
+  }
+  if ((*server)->http_port()) std::printf("kiln serve: http on port %d\n", (*server)->http_port());
+  if ((*server)->grpc_port()) std::printf("kiln serve: grpc on port %d\n", (*server)->grpc_port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log_line(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+           ": no new connections; answering the requests already accepted");
+  (*server)->stop();
+  log_line("stopped");
+  return 0;
+}
+
+}  // namespace kiln

@@ -1,0 +1,127 @@
+// kiln serve under more load than it can take: a full queue answers 503 with Retry-After, a
+// request that cannot start by its deadline 504, and SIGTERM stops accepting but answers every
+// request it accepted. Every loop here is bounded in count and time.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "server/server_test_util.h"
+
+namespace kiln {
+namespace {
+
+using namespace testing;
+
+struct Tally {
+  std::atomic<int> ok{0}, rejected{0}, timed_out{0}, connect_failed{0}, other{0};
+  std::atomic<bool> retry_after{true};
+  std::mutex mu;
+  std::string other_first;
+};
+
+// `clients` threads, each sending up to `count` requests (until `stop`), counting outcomes.
+void hammer(ServeProcess& s, const std::string& model, const std::string& body, size_t header_length, int clients,
+            int count, std::atomic<bool>& stop, Tally& t) {
+  std::vector<std::thread> threads;
+  for (int k = 0; k < clients; ++k)
+    threads.emplace_back([&] {
+      auto c = s.http();
+      const httplib::Headers h = {{"Inference-Header-Content-Length", std::to_string(header_length)}};
+      for (int i = 0; i < count && !stop; ++i) {
+        auto r = c.Post("/v2/models/" + model + "/infer", h, body, "application/octet-stream");
+        if (!r) {
+          // No answer: refused at connect, or reset in the listen queue when the server closed
+          // it (never read, so never accepted: the server's own count below says so).
+          ++t.connect_failed;
+          continue;
+        }
+        if (r->status == 200) ++t.ok;
+        else if (r->status == 503) {
+          ++t.rejected;
+          if (r->get_header_value("Retry-After").empty()) t.retry_after = false;
+        } else if (r->status == 504) ++t.timed_out;
+        else {
+          std::lock_guard<std::mutex> lock(t.mu);
+          if (t.other++ == 0) t.other_first = std::to_string(r->status) + " " + r->body;
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+}
+
+fs::path demo_repository_at(const std::string& name, int size) {
+  fs::path repo = make_repository(name);
+  fs::create_directories(repo / "leather");
+  fs::copy_file(demo_file("unet.onnx"), repo / "leather/unet.onnx");
+  fs::copy_file(demo_file("leather.safetensors"), repo / "leather/w.safetensors");
+  write_file(repo / "leather/config.json", json{{"model", "unet.onnx"}, {"weights", "w.safetensors"},
+                                                {"input_shape", {1, 1, size, size}}}.dump());
+  return repo;
+}
+
+TEST(Overload, AFullQueueIs503WithRetryAfterAndTheRestSucceed) {
+  fs::path repo = demo_repository_at("overload", 256);
+  ServeProcess s({"--repository", repo.string(), "--max-queue", "1", "--runners", "1"}, false);
+  ASSERT_TRUE(s.wait_ready()) << s.log();
+  auto [body, n] = binary_request("image", random_image({1, 1, 256, 256}, 1));
+  std::atomic<bool> stop{false};
+  Tally t;
+  hammer(s, "leather", body, n, 6, 20, stop, t);
+  EXPECT_GT(t.ok.load(), 0);
+  EXPECT_GT(t.rejected.load(), 0) << "six clients on one runner and a queue of one: some must be turned away";
+  EXPECT_TRUE(t.retry_after.load());
+  EXPECT_EQ(t.other.load(), 0) << t.other_first;
+  EXPECT_EQ(t.timed_out.load(), 0);
+  const std::string m = s.http().Get("/metrics")->body;
+  EXPECT_NE(m.find("kiln_requests_total{model=\"leather\",outcome=\"rejected\"} " + std::to_string(t.rejected.load())),
+            std::string::npos);
+  EXPECT_EQ(s.terminate(), 0);
+}
+
+TEST(Overload, ARequestThatCannotStartByItsDeadlineIs504) {
+  fs::path repo = demo_repository_at("deadline", 512);
+  ServeProcess s({"--repository", repo.string(), "--request-timeout-ms", "5", "--runners", "1"}, false);
+  ASSERT_TRUE(s.wait_ready()) << s.log();
+  auto [body, n] = binary_request("image", random_image({1, 1, 512, 512}, 1));
+  std::atomic<bool> stop{false};
+  Tally t;
+  hammer(s, "leather", body, n, 4, 8, stop, t);  // ~50 ms a run: waiting 5 ms is not enough
+  EXPECT_GT(t.ok.load(), 0);
+  EXPECT_GT(t.timed_out.load(), 0);
+  EXPECT_EQ(t.other.load(), 0) << t.other_first;
+  EXPECT_EQ(s.terminate(), 0);
+}
+
+TEST(Shutdown, SigtermUnderLoadAnswersEveryAcceptedRequest) {
+  fs::path repo = demo_repository_at("sigterm", 128);
+  ServeProcess s({"--repository", repo.string(), "--runners", "2"}, true);
+  int polls = 0;
+  ASSERT_TRUE(s.wait_ready(std::chrono::seconds(60), &polls)) << s.log();
+  auto [body, n] = binary_request("image", random_image({1, 1, 128, 128}, 1));
+  std::atomic<bool> stop{false};
+  Tally t;
+  std::thread load([&] { hammer(s, "leather", body, n, 4, 100000, stop, t); });
+  while (t.ok.load() < 50) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int status = s.terminate();  // while four clients keep sending
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop = true;
+  load.join();
+  EXPECT_EQ(status, 0) << s.log();
+  EXPECT_GT(t.ok.load(), 50);
+  EXPECT_GT(t.connect_failed.load(), 0) << "the clients went on after the server stopped: they must have been refused";
+  EXPECT_EQ(t.other.load(), 0) << t.other_first;
+  EXPECT_EQ(t.rejected.load() + t.timed_out.load(), 0);
+  // Every request the server read was answered, and every answer reached its client.
+  const std::string log = s.log();
+  ASSERT_NE(log.find("received SIGTERM"), std::string::npos) << log;
+  const size_t at = log.find("http: answered ");
+  ASSERT_NE(at, std::string::npos) << log;
+  long answered = 0, accepted = 0;
+  ASSERT_EQ(std::sscanf(log.c_str() + at, "http: answered %ld of %ld", &answered, &accepted), 2) << log.substr(at, 80);
+  EXPECT_EQ(answered, accepted);
+  EXPECT_EQ(answered, t.ok.load() + polls) << "the readiness checks before the load, and every 200 the clients saw";
+}
+
+}  // namespace
+}  // namespace kiln
