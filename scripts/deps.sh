@@ -14,7 +14,7 @@ KILN_APT_PACKAGES=(
   libhdf5-dev                         # Keras .h5 models and weights
   libcpp-httplib-dev                  # kiln serve: HTTP
   libgrpc++-dev protobuf-compiler-grpc  # kiln serve: gRPC (KServe v2)
-  libgtest-dev libbenchmark-dev       # tests and benchmarks
+  libgtest-dev                        # tests
   libonnx-testdata                    # the ONNX backend conformance cases (tests)
 )
 
@@ -22,6 +22,7 @@ KILN_APT_PACKAGES=(
 # (ONNX Runtime also needs node and npm, which may come from outside Debian: checked by command.)
 KILN_BENCH_APT_PACKAGES=(
   python3-torch python3-onnx python3-numpy python3-opencv  # models, LibTorch, OpenCV DNN
+  hey                                                      # HTTP load for bench/serve.sh
 )
 
 kiln_install_deps() { kiln_install_packages "${KILN_APT_PACKAGES[@]}"; }

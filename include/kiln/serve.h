@@ -42,7 +42,7 @@ struct ServeOptions {
   int max_queue = 16;                 // requests waiting per model; more get 503 + Retry-After
   std::chrono::milliseconds request_timeout{30000};  // waiting for a runner; past it: 504
   int idle_timeout_s = 5;             // connections idle (or reading a request) this long are closed
-  int http_threads = 8;
+  int http_threads = 64;             // connections served at once (a connection keeps its thread while kept alive)
   bool log_requests = false;
   std::string web_root;               // static files at / (the viewer); empty: none
 };

@@ -87,7 +87,7 @@ void add_demo(CLI::App& app, DemoArgs& a);
 struct ServeArgs {
   std::string repository, demo_models = "models/demo", http = "127.0.0.1:8000", grpc = "127.0.0.1:8001";
   bool demo = false, log_requests = false;
-  int runners = 1, max_queue = 16, request_timeout_ms = 30000, idle_timeout_s = 5, http_threads = 8, threads = 0;
+  int runners = 1, max_queue = 16, request_timeout_ms = 30000, idle_timeout_s = 5, http_threads = 64, threads = 0;
   int max_body_mb = 64;
   double poll_seconds = 0;
   std::string conv = "direct", precision = "fp32", cache_dir, model_control = "none", admin_token_file, web_root;

@@ -35,7 +35,7 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   c->add_option("--max-queue", a.max_queue, "requests waiting per model; beyond: 503 with Retry-After")->capture_default_str();
   c->add_option("--request-timeout-ms", a.request_timeout_ms, "longest wait for a runner; beyond: 504")->capture_default_str();
   c->add_option("--idle-timeout", a.idle_timeout_s, "seconds a connection may sit idle or half-sent")->capture_default_str();
-  c->add_option("--http-threads", a.http_threads, "HTTP worker threads")->capture_default_str();
+  c->add_option("--http-threads", a.http_threads, "HTTP worker threads: connections served at once (a kept-alive connection holds one)")->capture_default_str();
   c->add_flag("--log-requests", a.log_requests, "one log line per request");
   c->add_option("--web", a.web_root, "folder of static files served at / (the viewer)");
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");

@@ -22,7 +22,7 @@ namespace kiln::serve {
 struct HttpOptions {
   size_t max_body_bytes = size_t{64} << 20;
   RequestLimits limits;
-  int threads = 8;
+  int threads = 64;  // connections served at once: a kept-alive connection holds its thread
   int idle_timeout_s = 5;   // a connection with no request for this long is closed
   int runners = 1;          // reported in the model configuration
   // Repository control (load, unload) is refused unless this is true, and then needs the

@@ -126,6 +126,17 @@ TEST(Repository, ControlNeedsTheSwitchAndTheToken) {
   ASSERT_TRUE(s.wait_ready()) << s.log();
   EXPECT_EQ(c.Post("/v2/models/unet/infer", body, "application/json")->status, 200);
   EXPECT_EQ(c.Post("/v2/repository/models/not_there/load", right, "", "application/json")->status, 404);
+  // Loading a loaded model prepares it again behind the serving one: no gap.
+  const std::string leather = json_request("image", random_image({1, 1, 512, 512}, 2));
+  ASSERT_EQ(c.Post("/v2/repository/models/leather/load", right, "", "application/json")->status, 200);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (s.log().find("model 'leather': the new version serves") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    EXPECT_EQ(c.Get("/v2/models/leather/ready")->status, 200);
+    EXPECT_EQ(c.Post("/v2/models/leather/infer", leather, "application/json")->status, 200);
+  }
+  EXPECT_NE(s.log().find("model 'leather': the new version serves"), std::string::npos) << s.log();
+  EXPECT_EQ(c.Post("/v2/models/leather/infer", leather, "application/json")->status, 200);
   EXPECT_EQ(s.terminate(), 0);
 }
 

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# kiln serve under load, against the same requests in-process: U-Net-16 256x256 as binary
+# tensors (HTTP through hey, gRPC through bench/serve_load.cpp), and the demo model through
+# /kiln/v1/models/{m}/segment with a 512x512 PNG. For each: one client (the server's overhead
+# per request over Engine::run), saturation (capacity), then 1x and 2x that capacity offered
+# (hey, rate-limited workers: what goes past the queue bound must be 503, not latency); and
+# the one-client runs again with one core kept busy by another process.
+#
+#   bench/serve.sh [--seconds 10] [--requests 400]
+#
+# Everything listens on 127.0.0.1 and every load is bounded in count or time. Needs hey
+# (Debian) and the build's kiln and serve_load; makes bench/models/unet16_x10/m0 when missing
+# (tools/make_unet.py, python3-torch). Prints a table; the numbers go to BENCHMARKS.md by hand.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SECONDS_PER_RUN=10
+REQUESTS=400
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) SECONDS_PER_RUN="$2"; shift 2 ;;
+    --requests) REQUESTS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "serve.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v hey >/dev/null || { echo "serve.sh: needs hey (apt-get install hey)" >&2; exit 1; }
+cmake --build build -j2 --target kiln_cli serve_load >/dev/null
+LOAD=build/serve_load
+OUT=bench/models/serve
+rm -rf "$OUT"; mkdir -p "$OUT/repo/unet16" "$OUT/repo/_shared" "$OUT/repo/leather"
+M16=bench/models/unet16_x10/m0/model.onnx
+if [[ ! -s $M16 ]]; then
+  "$PYTHON" tools/make_unet.py --width 16 --height 256 --width-px 256 --seed 0 --out "$(dirname $M16)" --no-reference >/dev/null
+fi
+cp "$M16" "$OUT/repo/unet16/model.onnx"
+cp models/demo/unet.onnx "$OUT/repo/_shared/"
+cp models/demo/leather.safetensors "$OUT/repo/leather/"
+echo '{"model": "../_shared/unet.onnx", "weights": "leather.safetensors", "tile": 512}' > "$OUT/repo/leather/config.json"
+HL=$("$LOAD" body --input input --shape 1,1,256,256 -o "$OUT/body.bin")
+"$KILN" gen-defects --out "$OUT/images" --classes leather --count 1 >/dev/null
+PNG="$OUT/images/leather/1.png"
+
+SERVER=""
+cleanup() { [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null; [[ -n ${BUSY:-} ]] && kill "$BUSY" 2>/dev/null; true; }
+trap cleanup EXIT
+"$KILN" serve --repository "$OUT/repo" --http 127.0.0.1:0 --grpc 127.0.0.1:0 --max-queue 16 >"$OUT/serve.out" 2>"$OUT/serve.log" &
+SERVER=$!
+for _ in $(seq 600); do grep -q "grpc on port" "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
+HTTP=$(sed -n 's/.*http on port //p' "$OUT/serve.out"); GRPC=$(sed -n 's/.*grpc on port //p' "$OUT/serve.out")
+for _ in $(seq 600); do [[ $(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$HTTP/v2/health/ready") == 200 ]] && break; sleep 0.1; done
+INFER="http://127.0.0.1:$HTTP/v2/models/unet16/infer"
+SEGMENT="http://127.0.0.1:$HTTP/kiln/v1/models/leather/segment"
+
+# hey's summary as one line: rps p50_ms p99_ms ok non-200
+hey_line() {  # hey's summary as one line: rps, p50 and p99 in ms, 200s, other statuses, errors
+  awk '/Requests\/sec/ {rps=$2} / 50% in/ {p50=$3*1000} / 99% in/ {p99=$3*1000}
+       /Status code distribution/ {section="status"} /Error distribution/ {section="error"}
+       /^  \[[0-9]+\]/ { if (section == "status") { if ($1 == "[200]") ok += $2; else other[$1] += $2 }
+                          else if (section == "error") { gsub(/[\[\]]/, "", $1); errors += $1 } }
+       END {s = ""; for (k in other) s = s " " k "=" other[k];
+            printf "rps=%.1f p50_ms=%.3f p99_ms=%.3f ok=%d%s errors=%d\n", rps, p50, p99, ok, s, errors}'
+}
+http_infer() {  # clients, then hey's own limits (-n N | -z 10s [-q per-worker rate])
+  local c=$1; shift
+  hey -c "$c" "$@" -m POST -T application/octet-stream -H "Inference-Header-Content-Length: $HL" -D "$OUT/body.bin" "$INFER" | hey_line
+}
+http_segment() {
+  local c=$1; shift
+  hey -c "$c" "$@" -m POST -T image/png -D "$PNG" "$SEGMENT" | hey_line
+}
+rps_of() { sed -n 's/.*rps=\([0-9.]*\).*/\1/p'; }
+
+echo "kiln serve benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
+echo "== U-Net-16 256x256, binary tensors"
+echo "in-process 1 client   $("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests "$REQUESTS" --clients 1)"
+echo "http 1 client         $(http_infer 1 -n "$REQUESTS")"
+echo "grpc 1 client         $("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests "$REQUESTS" --clients 1)"
+echo "in-process 4 clients  $("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests "$REQUESTS" --clients 4)"
+SAT=$(http_infer 4 -n "$REQUESTS"); echo "http saturation (4)   $SAT"
+echo "grpc saturation (4)   $("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests "$REQUESTS" --clients 4)"
+CAP=$(echo "$SAT" | rps_of)
+for x in 1 2; do
+  Q=$(awk -v c="$CAP" -v x="$x" 'BEGIN {printf "%.2f", c * x / 32}')
+  echo "http ${x}x capacity     $(http_infer 32 -z "${SECONDS_PER_RUN}s" -q "$Q")   (32 workers x $Q/s offered)"
+done
+echo "== the demo U-Net through segment, 512x512 PNG"
+echo "segment 1 client      $(http_segment 1 -n $((REQUESTS / 4)))"
+SAT=$(http_segment 4 -n $((REQUESTS / 4))); echo "segment saturation    $SAT"
+CAP=$(echo "$SAT" | rps_of)
+for x in 1 2; do
+  Q=$(awk -v c="$CAP" -v x="$x" 'BEGIN {printf "%.2f", c * x / 32}')
+  echo "segment ${x}x capacity  $(http_segment 32 -z "${SECONDS_PER_RUN}s" -q "$Q")   (32 workers x $Q/s offered)"
+done
+echo "== one core kept busy by another process"
+timeout 300 sh -c 'while :; do :; done' &
+BUSY=$!
+echo "in-process 1 client   $("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests "$REQUESTS" --clients 1)"
+echo "http 1 client         $(http_infer 1 -n "$REQUESTS")"
+echo "grpc 1 client         $("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests "$REQUESTS" --clients 1)"
+kill "$BUSY"; BUSY=""
+echo "== server"
+grep -E "kiln_requests_total\{model=\"(unet16|leather)\"" <(curl -s "127.0.0.1:$HTTP/metrics") | grep -v " 0$"
+kill -TERM "$SERVER"; wait "$SERVER"; echo "kiln serve exit status $? after SIGTERM"; SERVER=""
