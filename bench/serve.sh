@@ -4,7 +4,10 @@
 # /kiln/v1/models/{m}/segment with a 512x512 PNG. For each: one client (the server's overhead
 # per request over Engine::run), saturation (capacity), then 1x and 2x that capacity offered
 # (hey, rate-limited workers: what goes past the queue bound must be 503, not latency); and
-# the one-client runs again with one core kept busy by another process.
+# the one-client runs again with one core kept busy by another process. hey measures the
+# closed-loop runs; the offered-rate runs use serve_load's open loop (hey's rate limit starts
+# every worker's ticker at once, offering bursts of all workers together, and measures latency
+# from when a worker got round to sending, hiding the queue).
 #
 #   bench/serve.sh [--seconds 10] [--requests 400]
 #
@@ -79,16 +82,20 @@ SAT=$(http_infer 4 -n "$REQUESTS"); echo "http saturation (4)   $SAT"
 echo "grpc saturation (4)   $("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests "$REQUESTS" --clients 4)"
 CAP=$(echo "$SAT" | rps_of)
 for x in 1 2; do
-  Q=$(awk -v c="$CAP" -v x="$x" 'BEGIN {printf "%.2f", c * x / 32}')
-  echo "http ${x}x capacity     $(http_infer 32 -z "${SECONDS_PER_RUN}s" -q "$Q")   (32 workers x $Q/s offered)"
+  R=$(awk -v c="$CAP" -v x="$x" 'BEGIN {printf "%.2f", c * x}')
+  echo "http ${x}x capacity     $("$LOAD" http "127.0.0.1:$HTTP" /v2/models/unet16/infer --body "$OUT/body.bin" \
+    --header-length "$HL" --rate "$R" --seconds "$SECONDS_PER_RUN" --clients 64)"
+  echo "grpc ${x}x capacity     $("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --rate "$R" \
+    --seconds "$SECONDS_PER_RUN" --clients 64)"
 done
 echo "== the demo U-Net through segment, 512x512 PNG"
 echo "segment 1 client      $(http_segment 1 -n $((REQUESTS / 4)))"
 SAT=$(http_segment 4 -n $((REQUESTS / 4))); echo "segment saturation    $SAT"
 CAP=$(echo "$SAT" | rps_of)
 for x in 1 2; do
-  Q=$(awk -v c="$CAP" -v x="$x" 'BEGIN {printf "%.2f", c * x / 32}')
-  echo "segment ${x}x capacity  $(http_segment 32 -z "${SECONDS_PER_RUN}s" -q "$Q")   (32 workers x $Q/s offered)"
+  R=$(awk -v c="$CAP" -v x="$x" 'BEGIN {printf "%.2f", c * x}')
+  echo "segment ${x}x capacity  $("$LOAD" http "127.0.0.1:$HTTP" /kiln/v1/models/leather/segment --body "$PNG" \
+    --type image/png --rate "$R" --seconds "$SECONDS_PER_RUN" --clients 64)"
 done
 echo "== one core kept busy by another process"
 timeout 300 sh -c 'while :; do :; done' &

@@ -1,14 +1,20 @@
-// The load side of bench/serve.sh: the same U-Net requests in-process through Engine::run and
-// over gRPC to a running `kiln serve`, each from C clients, with latency percentiles; and the
-// body file of a binary-tensor HTTP request for `hey`.
+// The load side of bench/serve.sh: the same U-Net requests in-process through Engine::run,
+// over gRPC and over HTTP to a running `kiln serve`, with latency percentiles; and the body
+// file of a binary-tensor HTTP request for `hey`.
 //
 //   serve_load inprocess MODEL --shape 1,1,256,256 --requests 500 --clients 1
 //   serve_load grpc 127.0.0.1:8001 NAME --input input --shape 1,1,256,256 --requests 500 --clients 2
+//   serve_load http 127.0.0.1:8000 /v2/models/NAME/infer --body body.bin --header-length N --type T
 //   serve_load body --input input --shape 1,1,256,256 -o body.bin      # prints the JSON header's length
 //
-// Prints one line: mode clients requests seconds rps p50_ms p99_ms errors. Loops are bounded
-// by --requests and stop by themselves.
+// Closed loop: --requests over --clients, each sending its next when the last is answered.
+// Open loop (--rate R --seconds S): request i is due at i/R seconds, whether or not earlier
+// ones were answered, and its latency counts from when it was due (so a slow server cannot
+// hide its queue by slowing the client); --clients is how many may be outstanding.
+// Prints one line: mode, clients, requests, seconds, rps (answered 200 per second), p50 and
+// p99 of the 200s and of every answer, and the other outcomes. Every loop stops by itself.
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -16,6 +22,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -30,9 +38,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Args {
-  std::string mode, target, name, input = "input", out;
+  std::string mode, target, name, input = "input", out, body, type = "application/octet-stream";
   kiln::Shape shape = {1, 1, 256, 256};
   int requests = 200, clients = 1;
+  long header_length = -1;
+  double rate = 0, seconds = 10;
 };
 
 kiln::Shape parse_shape(const std::string& s) {
@@ -50,28 +60,51 @@ kiln::Tensor image(const kiln::Shape& s) {
   return t;
 }
 
-// Runs `call` requests times over `clients` threads; prints the summary line.
+// Sends requests through `call` (closed or open loop, see the top); prints the summary line.
+// `call(state)` returns the HTTP-like status of one request: 200, another code, or -1 for no answer.
 template <typename Call>
 int measure(const Args& a, Call&& call) {
-  std::vector<double> ms(static_cast<size_t>(a.requests));
-  std::atomic<int> next{0}, errors{0};
+  const bool open = a.rate > 0;
+  const int total = open ? static_cast<int>(a.rate * a.seconds) : a.requests;
+  std::vector<double> ok_ms, all_ms;
+  std::map<int, int> outcomes;
+  std::mutex mu;
+  std::atomic<int> next{0};
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int c = 0; c < a.clients; ++c)
     threads.emplace_back([&, c] {
       auto state = call.make_client(c);
-      for (int i; (i = next++) < a.requests;) {
-        const auto s = Clock::now();
-        if (!call(state)) ++errors;
-        ms[static_cast<size_t>(i)] = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
+      for (int i; (i = next++) < total;) {
+        auto due = Clock::now();
+        if (open) {
+          due = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / a.rate));
+          std::this_thread::sleep_until(due);
+        }
+        const int status = call(state);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - due).count();
+        std::lock_guard<std::mutex> lock(mu);
+        ++outcomes[status];
+        if (status > 0) all_ms.push_back(ms);
+        if (status == 200) ok_ms.push_back(ms);
       }
     });
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::sort(ms.begin(), ms.end());
-  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * static_cast<double>(ms.size())))]; };
-  std::printf("%s clients=%d requests=%d seconds=%.2f rps=%.1f p50_ms=%.3f p99_ms=%.3f errors=%d\n", a.mode.c_str(),
-              a.clients, a.requests, seconds, a.requests / seconds, pct(0.5), pct(0.99), errors.load());
+  auto pct = [](std::vector<double> v, double p) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+  };
+  std::string other;
+  for (const auto& [status, n] : outcomes)
+    if (status != 200) other += " " + (status < 0 ? std::string("no_answer") : std::to_string(status)) + "=" + std::to_string(n);
+  char offered[64] = "";
+  if (open) std::snprintf(offered, sizeof offered, " offered_rps=%.1f", a.rate);
+  std::printf("%s clients=%d requests=%d seconds=%.2f%s rps=%.1f p50_ms=%.3f p99_ms=%.3f all_p50_ms=%.3f "
+              "all_p99_ms=%.3f ok=%zu%s\n",
+              a.mode.c_str(), a.clients, total, seconds, offered, static_cast<double>(ok_ms.size()) / seconds,
+              pct(ok_ms, 0.5), pct(ok_ms, 0.99), pct(all_ms, 0.5), pct(all_ms, 0.99), ok_ms.size(), other.c_str());
   return 0;
 }
 
@@ -79,7 +112,7 @@ struct InProcess {
   kiln::Engine& engine;
   kiln::Tensor x;
   int make_client(int) { return 0; }
-  bool operator()(int) { return static_cast<bool>(engine.run("m", {x})); }
+  int operator()(int) { return engine.run("m", {x}) ? 200 : 500; }
 };
 
 struct Grpc {
@@ -93,7 +126,7 @@ struct Grpc {
     return inference::GRPCInferenceService::NewStub(
         grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   }
-  bool operator()(std::unique_ptr<inference::GRPCInferenceService::Stub>& stub) {
+  int operator()(std::unique_ptr<inference::GRPCInferenceService::Stub>& stub) {
     inference::ModelInferRequest q;
     q.set_model_name(name);
     auto* in = q.add_inputs();
@@ -103,7 +136,32 @@ struct Grpc {
     q.add_raw_input_contents(static_cast<const char*>(x.raw()), x.bytes());
     grpc::ClientContext c;
     inference::ModelInferResponse r;
-    return stub->ModelInfer(&c, q, &r).ok() && r.raw_output_contents_size() == 1;
+    const grpc::Status st = stub->ModelInfer(&c, q, &r);
+    if (st.ok()) return r.raw_output_contents_size() == 1 ? 200 : 500;
+    switch (st.error_code()) {
+      case grpc::StatusCode::UNAVAILABLE: return 503;
+      case grpc::StatusCode::DEADLINE_EXCEEDED: return 504;
+      case grpc::StatusCode::INVALID_ARGUMENT: return 400;
+      default: return 500;
+    }
+  }
+};
+
+struct Http {
+  std::string host, path, body, type;
+  long header_length;
+  int port;
+  std::unique_ptr<httplib::Client> make_client(int) {
+    auto c = std::make_unique<httplib::Client>(host, port);
+    c->set_keep_alive(true);
+    c->set_read_timeout(120, 0);
+    return c;
+  }
+  int operator()(std::unique_ptr<httplib::Client>& c) {
+    httplib::Headers h;
+    if (header_length >= 0) h.emplace("Inference-Header-Content-Length", std::to_string(header_length));
+    auto r = c->Post(path, h, body, type);
+    return r ? r->status : -1;
   }
 };
 
@@ -120,10 +178,18 @@ int main(int argc, char** argv) {
     else if (s == "--clients") a.clients = std::stoi(value());
     else if (s == "--input") a.input = value();
     else if (s == "-o") a.out = value();
+    else if (s == "--body") a.body = value();
+    else if (s == "--type") a.type = value();
+    else if (s == "--header-length") a.header_length = std::stol(value());
+    else if (s == "--rate") a.rate = std::stod(value());
+    else if (s == "--seconds") a.seconds = std::stod(value());
     else pos.push_back(s);
   }
   if (pos.empty()) {
-    std::fprintf(stderr, "usage: serve_load inprocess MODEL | grpc HOST:PORT NAME | body -o FILE  [--shape ..] [--requests N] [--clients C] [--input NAME]\n");
+    std::fprintf(stderr,
+                 "usage: serve_load inprocess MODEL | grpc HOST:PORT NAME | http HOST:PORT PATH --body F | body -o F\n"
+                 "       [--shape ..] [--requests N] [--clients C] [--rate R --seconds S] [--input NAME]\n"
+                 "       [--header-length N] [--type CONTENT-TYPE]\n");
     return 2;
   }
   a.mode = pos[0];
@@ -154,6 +220,18 @@ int main(int argc, char** argv) {
   }
   if (a.mode == "grpc" && pos.size() == 3) {
     Grpc call{pos[1], pos[2], a.input, x};
+    return measure(a, call);
+  }
+  if (a.mode == "http" && pos.size() == 3) {
+    const size_t colon = pos[1].rfind(':');
+    std::ifstream f(a.body, std::ios::binary);
+    std::stringstream body;
+    body << f.rdbuf();
+    if (colon == std::string::npos || !f) {
+      std::fprintf(stderr, "serve_load: http HOST:PORT PATH --body FILE\n");
+      return 2;
+    }
+    Http call{pos[1].substr(0, colon), pos[2], body.str(), a.type, a.header_length, std::stoi(pos[1].substr(colon + 1))};
     return measure(a, call);
   }
   std::fprintf(stderr, "serve_load: unknown mode or missing arguments\n");

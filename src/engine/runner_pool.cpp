@@ -12,41 +12,31 @@ RunnerPool::~RunnerPool() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  for (auto& s : slots_) s->job_ready.notify_all();
+  work_.notify_all();
   for (auto& s : slots_) s->thread.join();
 }
 
-void RunnerPool::submit(std::function<void(Runner&)> job, int only) {
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      Slot& s = *slots_[i];
-      if (s.busy || (only >= 0 && static_cast<int>(i) != only)) continue;
-      s.busy = true;
-      s.job = std::move(job);
-      s.job_ready.notify_one();
-      return;
-    }
-    slot_free_.wait(lock);
+void RunnerPool::submit(Job job, int only) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (only >= 0 && only < static_cast<int>(slots_.size())) slots_[static_cast<size_t>(only)]->pinned.push_back(std::move(job));
+    else queue_.push_back(std::move(job));
   }
+  work_.notify_all();
 }
 
 void RunnerPool::loop(Slot& s) {
   for (;;) {
-    std::function<void(Runner&)> job;
+    Job job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      s.job_ready.wait(lock, [&] { return stopping_ || s.job; });
-      if (!s.job) return;  // stopping and idle
-      job = std::move(s.job);
-      s.job = nullptr;
+      work_.wait(lock, [&] { return stopping_ || !s.pinned.empty() || !queue_.empty(); });
+      std::deque<Job>& from = !s.pinned.empty() ? s.pinned : queue_;
+      if (from.empty()) return;  // stopping and idle
+      job = std::move(from.front());
+      from.pop_front();
     }
     job(s.runner);  // the packaged task carries the result back to the caller
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      s.busy = false;
-    }
-    slot_free_.notify_all();
   }
 }
 

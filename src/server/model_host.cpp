@@ -3,7 +3,8 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <semaphore>
+
+#include "server/fifo_gate.h"
 
 namespace kiln::serve {
 
@@ -56,8 +57,8 @@ struct ModelHost::EngineSlot {
   EngineSlot(EngineOptions o, int runners) : engine(std::make_unique<Engine>(std::move(o))), free_runners(runners) {}
   std::unique_ptr<Engine> engine;
   // Runners not computing a request: a request holds one while it computes, so that waiting
-  // happens here, bounded by its deadline, and not inside the engine.
-  std::counting_semaphore<1024> free_runners;
+  // happens here, in arrival order and bounded by its deadline, and not inside the engine.
+  FifoGate free_runners;
 };
 
 struct ModelHost::Entry {
@@ -287,7 +288,7 @@ auto ModelHost::admitted(Entry& e, RunTimings& t, std::optional<std::chrono::mil
                        " requests waiting (the queue's limit); try again shortly");
   }
   const auto limit = timeout.value_or(opt_.request_timeout);
-  const bool got = slot->free_runners.try_acquire_until(t0 + limit);
+  const bool got = slot->free_runners.acquire_until(t0 + limit);
   e.stats->waiting.fetch_sub(1);
   t.queue_ms = ms_since(t0);
   if (!got)
