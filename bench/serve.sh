@@ -51,7 +51,6 @@ for _ in $(seq 600); do grep -q "grpc on port" "$OUT/serve.out" 2>/dev/null && b
 HTTP=$(sed -n 's/.*http on port //p' "$OUT/serve.out"); GRPC=$(sed -n 's/.*grpc on port //p' "$OUT/serve.out")
 for _ in $(seq 600); do [[ $(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$HTTP/v2/health/ready") == 200 ]] && break; sleep 0.1; done
 INFER="http://127.0.0.1:$HTTP/v2/models/unet16/infer"
-SEGMENT="http://127.0.0.1:$HTTP/kiln/v1/models/leather/segment"
 
 # hey's summary as one line: rps p50_ms p99_ms ok non-200
 hey_line() {  # hey's summary as one line: rps, p50 and p99 in ms, 200s, other statuses, errors
@@ -66,17 +65,44 @@ http_infer() {  # clients, then hey's own limits (-n N | -z 10s [-q per-worker r
   local c=$1; shift
   hey -c "$c" "$@" -m POST -T application/octet-stream -H "Inference-Header-Content-Length: $HL" -D "$OUT/body.bin" "$INFER" | hey_line
 }
-http_segment() {
-  local c=$1; shift
-  hey -c "$c" "$@" -m POST -T image/png -D "$PNG" "$SEGMENT" | hey_line
+rps_of() { sed -n 's/\(^\|.* \)rps=\([0-9.]*\).*/\2/p'; }
+# The server's own account of a model since the last call: requests, and mean time in the server
+# (arrival to answer), waiting for a runner, and computing.
+declare -A SEEN
+server_side() {
+  curl -s "127.0.0.1:$HTTP/v2/models/$1/stats" | "$PYTHON" -c '
+import json, sys
+s = json.load(sys.stdin)["model_stats"][0]["inference_stats"]
+prev = [float(x) for x in sys.argv[1].split(",")] if sys.argv[1] else [0, 0, 0, 0]
+now = [s["success"]["count"], s["success"]["ns"], s["queue"]["ns"], s["compute_infer"]["ns"]]
+n = max(1, now[0] - prev[0])
+print("server: %d requests, mean %.3f ms in the server, %.3f waiting, %.3f computing|%s" % (
+    now[0] - prev[0], (now[1] - prev[1]) / n / 1e6, (now[2] - prev[2]) / n / 1e6, (now[3] - prev[3]) / n / 1e6,
+    ",".join(str(x) for x in now)))' "${SEEN[$1]:-}"
 }
-rps_of() { sed -n 's/.*rps=\([0-9.]*\).*/\1/p'; }
+note_server() { local line; line=$(server_side "$1"); SEEN[$1]=${line#*|}; echo "                      ${line%|*}"; }
 
 echo "kiln serve benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 echo "== U-Net-16 256x256, binary tensors"
+# The server's overhead per request: one client, in-process and through both protocols in
+# turn (five rounds, so that the VM's drift falls on all three alike); medians of the p50s.
+p50_of() { sed -n 's/.* p50_ms=\([0-9.]*\).*/\1/p'; }
+declare -a P_IN P_HTTP P_GRPC
+for round in 1 2 3 4 5; do
+  P_IN+=("$("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests 100 --clients 1 | p50_of)")
+  P_HTTP+=("$("$LOAD" http "127.0.0.1:$HTTP" /v2/models/unet16/infer --body "$OUT/body.bin" --header-length "$HL" \
+    --requests 100 --clients 1 | p50_of)")
+  P_GRPC+=("$("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests 100 --clients 1 | p50_of)")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "overhead, 5 rounds of 100: p50 in-process ${P_IN[*]} | http ${P_HTTP[*]} | grpc ${P_GRPC[*]}"
+echo "overhead, medians: in-process $(median "${P_IN[@]}") ms, http $(median "${P_HTTP[@]}") ms, grpc $(median "${P_GRPC[@]}") ms"
 echo "in-process 1 client   $("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests "$REQUESTS" --clients 1)"
+note_server unet16 >/dev/null  # the baseline
 echo "http 1 client         $(http_infer 1 -n "$REQUESTS")"
+note_server unet16
 echo "grpc 1 client         $("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests "$REQUESTS" --clients 1)"
+note_server unet16
 echo "in-process 4 clients  $("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests "$REQUESTS" --clients 4)"
 SAT=$(http_infer 4 -n "$REQUESTS"); echo "http saturation (4)   $SAT"
 echo "grpc saturation (4)   $("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests "$REQUESTS" --clients 4)"
@@ -89,13 +115,15 @@ for x in 1 2; do
     --seconds "$SECONDS_PER_RUN" --clients 64)"
 done
 echo "== the demo U-Net through segment, 512x512 PNG"
-echo "segment 1 client      $(http_segment 1 -n $((REQUESTS / 4)))"
-SAT=$(http_segment 4 -n $((REQUESTS / 4))); echo "segment saturation    $SAT"
+segment_load() {
+  "$LOAD" http "127.0.0.1:$HTTP" /kiln/v1/models/leather/segment --body "$PNG" --type image/png "$@"
+}
+echo "segment 1 client      $(segment_load --requests $((REQUESTS / 4)) --clients 1)"
+SAT=$(segment_load --requests $((REQUESTS / 4)) --clients 4); echo "segment saturation    $SAT"
 CAP=$(echo "$SAT" | rps_of)
 for x in 1 2; do
   R=$(awk -v c="$CAP" -v x="$x" 'BEGIN {printf "%.2f", c * x}')
-  echo "segment ${x}x capacity  $("$LOAD" http "127.0.0.1:$HTTP" /kiln/v1/models/leather/segment --body "$PNG" \
-    --type image/png --rate "$R" --seconds "$SECONDS_PER_RUN" --clients 64)"
+  echo "segment ${x}x capacity  $(segment_load --rate "$R" --seconds "$SECONDS_PER_RUN" --clients 64)"
 done
 echo "== one core kept busy by another process"
 timeout 300 sh -c 'while :; do :; done' &

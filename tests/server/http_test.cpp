@@ -66,6 +66,15 @@ TEST_F(Http, ServerMetadataHealthAndModelMetadata) {
   EXPECT_EQ(config["backend"], "kiln");
   EXPECT_EQ(config["input"][0]["data_type"], "TYPE_FP32");
   EXPECT_EQ(c.Get("/v2/nothing/here")->status, 404);
+  // kiln's own list for the viewer: every model, ready, leather and wood_grain on one plan.
+  json list = body_json(c.Get("/kiln/v1/models"));
+  ASSERT_EQ(list.size(), 3u) << list.dump();
+  std::map<std::string, json> by;
+  for (const json& m : list) by[m["name"]] = m;
+  EXPECT_EQ(by["unet"]["state"], "ready");
+  EXPECT_EQ(by["leather"]["fingerprint"], by["wood_grain"]["fingerprint"]);
+  EXPECT_TRUE(by["leather"]["plan_shared"].get<bool>() != by["wood_grain"]["plan_shared"].get<bool>());
+  EXPECT_GT(by["leather"]["weight_bytes"].get<int64_t>(), 0);
 }
 
 TEST_F(Http, JsonInferenceEqualsTheInProcessEngineFlatAndNested) {

@@ -3,6 +3,10 @@
 // request it accepted. Every loop here is bounded in count and time.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <thread>
 
@@ -121,6 +125,55 @@ TEST(Shutdown, SigtermUnderLoadAnswersEveryAcceptedRequest) {
   ASSERT_EQ(std::sscanf(log.c_str() + at, "http: answered %ld of %ld", &answered, &accepted), 2) << log.substr(at, 80);
   EXPECT_EQ(answered, accepted);
   EXPECT_EQ(answered, t.ok.load() + polls) << "the readiness checks before the load, and every 200 the clients saw";
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// A raw TCP connection to the server, for what no HTTP client sends: silence and half requests.
+int connect_to(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{10, 0};  // a read that the server never ends fails the test instead of hanging it
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+TEST(Connections, IdleAndHalfSentConnectionsAreClosedAndOthersServed) {
+  fs::path repo = demo_repository_at("idle", 64);
+  ServeProcess s({"--repository", repo.string(), "--idle-timeout", "1"}, false);
+  ASSERT_TRUE(s.wait_ready()) << s.log();
+  const int silent = connect_to(s.http_port());
+  const int half = connect_to(s.http_port());
+  ASSERT_GE(silent, 0);
+  ASSERT_GE(half, 0);
+  const std::string partial = "POST /v2/models/leather/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inp";
+  ASSERT_EQ(send(half, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  // Meanwhile the server answers others.
+  EXPECT_EQ(s.http().Get("/v2/health/ready")->status, 200);
+  const auto t0 = std::chrono::steady_clock::now();
+  char buf[4096];
+  EXPECT_EQ(recv(silent, buf, sizeof buf, 0), 0) << "an idle connection is closed";
+  ssize_t n;
+  std::string answer;
+  while ((n = recv(half, buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<size_t>(n));
+  EXPECT_EQ(n, 0) << "a half-sent request's connection is closed";
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(waited, 5.0) << "closed after the 1 s idle timeout, not much later";
+  close(silent);
+  close(half);
+  EXPECT_EQ(s.http().Get("/v2/health/live")->status, 200);
+  EXPECT_EQ(s.terminate(), 0);
 }
 
 }  // namespace
