@@ -6,6 +6,11 @@
 //   serve_load grpc 127.0.0.1:8001 NAME --input input --shape 1,1,256,256 --requests 500 --clients 2
 //   serve_load http 127.0.0.1:8000 /v2/models/NAME/infer --body body.bin --header-length N --type T
 //   serve_load body --input input --shape 1,1,256,256 -o body.bin      # prints the JSON header's length
+//   serve_load pair MODEL http HOST:PORT PATH --body F --header-length N    # or: pair MODEL grpc HOST:PORT NAME
+//
+// pair: the server's overhead, measured request by request: each in-process run of MODEL is
+// followed by the same request to the server, and the difference of each pair is kept, so
+// that the VM's drift (10-20% between batches here) cancels.
 //
 // Closed loop: --requests over --clients, each sending its next when the last is answered.
 // Open loop (--rate R --seconds S): request i is due at i/R seconds, whether or not earlier
@@ -22,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -101,9 +107,11 @@ int measure(const Args& a, Call&& call) {
     if (status != 200) other += " " + (status < 0 ? std::string("no_answer") : std::to_string(status)) + "=" + std::to_string(n);
   char offered[64] = "";
   if (open) std::snprintf(offered, sizeof offered, " offered_rps=%.1f", a.rate);
-  std::printf("%s clients=%d requests=%d seconds=%.2f%s rps=%.1f p50_ms=%.3f p99_ms=%.3f all_p50_ms=%.3f "
+  double mean = 0;
+  for (double v : ok_ms) mean += v / static_cast<double>(std::max<size_t>(1, ok_ms.size()));
+  std::printf("%s clients=%d requests=%d seconds=%.2f%s rps=%.1f mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f all_p50_ms=%.3f "
               "all_p99_ms=%.3f ok=%zu%s\n",
-              a.mode.c_str(), a.clients, total, seconds, offered, static_cast<double>(ok_ms.size()) / seconds,
+              a.mode.c_str(), a.clients, total, seconds, offered, static_cast<double>(ok_ms.size()) / seconds, mean,
               pct(ok_ms, 0.5), pct(ok_ms, 0.99), pct(all_ms, 0.5), pct(all_ms, 0.99), ok_ms.size(), other.c_str());
   return 0;
 }
@@ -154,6 +162,7 @@ struct Http {
   std::unique_ptr<httplib::Client> make_client(int) {
     auto c = std::make_unique<httplib::Client>(host, port);
     c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);  // as curl, Go and urllib3 do: otherwise a small request waits on a delayed ACK (40 ms)
     c->set_read_timeout(120, 0);
     return c;
   }
@@ -221,6 +230,54 @@ int main(int argc, char** argv) {
   if (a.mode == "grpc" && pos.size() == 3) {
     Grpc call{pos[1], pos[2], a.input, x};
     return measure(a, call);
+  }
+  if (a.mode == "pair" && pos.size() >= 4) {
+    kiln::Engine engine;
+    kiln::LoadSpec spec;
+    spec.model = pos[1];
+    spec.input_shapes[""] = a.shape;
+    if (!engine.load("m", spec) || !engine.wait_ready("m", std::chrono::minutes(5))) return 1;
+    InProcess local{engine, x};
+    std::function<int()> remote;
+    std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
+    std::unique_ptr<httplib::Client> client;
+    Grpc grpc_call{pos[3], pos.size() > 4 ? pos[4] : "", a.input, x};
+    std::ifstream f(a.body, std::ios::binary);
+    std::stringstream body;
+    body << f.rdbuf();
+    const size_t colon = pos[3].rfind(':');
+    Http http_call{pos[3].substr(0, colon), pos.size() > 4 ? pos[4] : "", body.str(), a.type, a.header_length,
+                   colon == std::string::npos ? 0 : std::stoi(pos[3].substr(colon + 1))};
+    if (pos[2] == "grpc") {
+      stub = grpc_call.make_client(0);
+      remote = [&] { return grpc_call(stub); };
+    } else {
+      client = http_call.make_client(0);
+      remote = [&] { return http_call(client); };
+    }
+    std::vector<double> in_ms, out_ms, diff;
+    for (int i = 0; i < a.requests; ++i) {
+      auto t0 = Clock::now();
+      if (local(0) != 200) return 1;
+      auto t1 = Clock::now();
+      if (remote() != 200) {
+        std::fprintf(stderr, "serve_load: the server refused a request\n");
+        return 1;
+      }
+      auto t2 = Clock::now();
+      in_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      out_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+      diff.push_back(out_ms.back() - in_ms.back());
+    }
+    auto pct = [](std::vector<double> v, double p) {
+      std::sort(v.begin(), v.end());
+      return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+    };
+    std::printf("pair %s requests=%d in_process_p50_ms=%.3f server_p50_ms=%.3f overhead_p50_ms=%.3f overhead_p25_ms=%.3f "
+                "overhead_p75_ms=%.3f\n",
+                pos[2].c_str(), a.requests, pct(in_ms, 0.5), pct(out_ms, 0.5), pct(diff, 0.5), pct(diff, 0.25),
+                pct(diff, 0.75));
+    return 0;
   }
   if (a.mode == "http" && pos.size() == 3) {
     const size_t colon = pos[1].rfind(':');

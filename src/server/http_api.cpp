@@ -1,6 +1,7 @@
 #include "server/http_api.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -22,11 +23,12 @@ constexpr const char* kModel = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
-void send(httplib::Response& res, const HttpReply& r) {
+void send(httplib::Response& res, HttpReply r) {
   res.status = r.status;
   if (r.header_length) res.set_header(kHeaderLength, std::to_string(*r.header_length));
   if (r.status == 503) res.set_header("Retry-After", "1");
-  res.set_content(r.body, r.content_type.c_str());
+  res.set_header("Content-Type", r.content_type);
+  res.body = std::move(r.body);  // set_content would copy it
 }
 
 void send_json(httplib::Response& res, const Expected<json>& j) {
@@ -74,6 +76,16 @@ HttpApi::HttpApi(ModelHost& host, HttpOptions options)
   server_->set_keep_alive_timeout(opt_.idle_timeout_s);
   server_->set_keep_alive_max_count(1000);
   server_->set_tcp_nodelay(true);
+  server_->set_socket_options([](int sock) {
+    // SO_REUSEADDR, not the library's SO_REUSEPORT: a second server on the same port must
+    // fail to start rather than silently take half of the connections. Buffers that hold a
+    // whole 256x256 tensor each way let a request and its answer cross in one go (accepted
+    // sockets inherit them).
+    int yes = 1, bytes = 1 << 20;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  });
   routes();
 }
 
@@ -182,7 +194,7 @@ void HttpApi::routes() {
     }
     if (auto m = host_.model(*name))
       m->stats->record(outcome_of(reply.status), ms_since(t0) / 1000, timings.queue_ms / 1000, timings.compute_ms / 1000);
-    send(res, reply);
+    send(res, std::move(reply));
   });
 
   s.Post("/v2/repository/index", [this](const httplib::Request& req, httplib::Response& res) {

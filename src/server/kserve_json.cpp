@@ -136,7 +136,7 @@ HttpReply infer_response(const InferCall& call, const InferReply& reply) {
   j["model_name"] = call.model;
   j["model_version"] = "1";
   if (!call.id.empty()) j["id"] = call.id;
-  std::string binary;
+  size_t binary_bytes = 0;
   json outputs = json::array();
   for (const InferOutput& o : reply.outputs) {
     json t;
@@ -145,7 +145,7 @@ HttpReply infer_response(const InferCall& call, const InferReply& reply) {
     t["shape"] = o.data.shape();
     if (o.binary) {
       t["parameters"]["binary_data_size"] = o.data.bytes();
-      binary.append(static_cast<const char*>(o.data.raw()), o.data.bytes());
+      binary_bytes += o.data.bytes();
     } else {
       const float* v = o.data.data<float>();
       t["data"] = std::vector<float>(v, v + o.data.elements());
@@ -155,9 +155,11 @@ HttpReply infer_response(const InferCall& call, const InferReply& reply) {
   j["outputs"] = std::move(outputs);
   HttpReply r;
   r.body = to_text(j);
-  if (!binary.empty()) {
+  if (binary_bytes > 0) {  // the raw outputs after the JSON, copied once
     r.header_length = r.body.size();
-    r.body += binary;
+    r.body.reserve(r.body.size() + binary_bytes);
+    for (const InferOutput& o : reply.outputs)
+      if (o.binary) r.body.append(static_cast<const char*>(o.data.raw()), o.data.bytes());
     r.content_type = "application/octet-stream";
   }
   return r;

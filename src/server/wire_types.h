@@ -29,7 +29,9 @@ size_t wire_type_size(WireType t);
 // The element count of `shape`, or an error for negative sizes or more than `max_elements`.
 Expected<int64_t> element_count(const Shape& shape, int64_t max_elements);
 
-// Raw bytes (KServe binary tensor extension, gRPC raw_input_contents) as float32.
+// Raw bytes (KServe binary tensor extension, gRPC raw_input_contents) as float32. FP32 bytes
+// are not copied: the tensor is a view of `bytes` (possibly misaligned; the engine copies
+// inputs as bytes), valid as long as they are, i.e. for the request.
 Expected<Tensor> tensor_from_bytes(WireType t, std::string_view bytes, const Shape& shape);
 // JSON "data": flat or nested arrays of numbers (booleans for BOOL), row-major.
 Expected<Tensor> tensor_from_json(WireType t, const nlohmann::json& data, const Shape& shape);

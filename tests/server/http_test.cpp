@@ -77,6 +77,16 @@ TEST_F(Http, ServerMetadataHealthAndModelMetadata) {
   EXPECT_GT(by["leather"]["weight_bytes"].get<int64_t>(), 0);
 }
 
+TEST_F(Http, ASecondServerOnTheSamePortIsRefused) {
+  // (Not shared as SO_REUSEPORT would, silently taking half the connections.)
+  CliResult r = run_cli("serve --demo --demo-models " + source_path("models/demo") + " --grpc '' --http 127.0.0.1:" +
+                        std::to_string(server_->http_port()));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + std::to_string(server_->http_port())), std::string::npos)
+      << r.output;
+  EXPECT_EQ(server_->http().Get("/v2/health/live")->status, 200);
+}
+
 TEST_F(Http, JsonInferenceEqualsTheInProcessEngineFlatAndNested) {
   auto c = server_->http();
   Tensor x = random_image({1, 1, 64, 64}, 3);
