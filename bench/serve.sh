@@ -84,19 +84,26 @@ note_server() { local line; line=$(server_side "$1"); SEEN[$1]=${line#*|}; echo 
 
 echo "kiln serve benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 echo "== U-Net-16 256x256, binary tensors"
-# The server's overhead per request: one client, in-process and through both protocols in
-# turn (five rounds, so that the VM's drift falls on all three alike); medians of the p50s.
-p50_of() { sed -n 's/.* p50_ms=\([0-9.]*\).*/\1/p'; }
-declare -a P_IN P_HTTP P_GRPC
-for round in 1 2 3 4 5; do
-  P_IN+=("$("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests 100 --clients 1 | p50_of)")
-  P_HTTP+=("$("$LOAD" http "127.0.0.1:$HTTP" /v2/models/unet16/infer --body "$OUT/body.bin" --header-length "$HL" \
-    --requests 100 --clients 1 | p50_of)")
-  P_GRPC+=("$("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests 100 --clients 1 | p50_of)")
+# The server's overhead per request, one client: the client's mean latency less the mean time
+# the server's engine took for the same requests (its statistics), three rounds each way. (The
+# in-process and through-the-server latencies of separate batches differ by more than this
+# between batches on a shared VM; pairs of the two alternate processes' OpenMP teams.)
+engine_ms() { curl -s "127.0.0.1:$HTTP/v2/models/unet16/stats" | "$PYTHON" -c '
+import json, sys
+s = json.load(sys.stdin)["model_stats"][0]["inference_stats"]
+print(s["success"]["count"], s["compute_infer"]["ns"])'; }
+mean_of() { sed -n 's/.* mean_ms=\([0-9.]*\).*/\1/p'; }
+for proto in http grpc http grpc http grpc; do
+  before=$(engine_ms)
+  if [[ $proto == http ]]; then
+    line=$("$LOAD" http "127.0.0.1:$HTTP" /v2/models/unet16/infer --body "$OUT/body.bin" --header-length "$HL" --requests 150 --clients 1)
+  else
+    line=$("$LOAD" grpc "127.0.0.1:$GRPC" unet16 --shape 1,1,256,256 --requests 150 --clients 1)
+  fi
+  after=$(engine_ms)
+  echo "$before $after $(echo "$line" | mean_of)" | awk -v p="$proto" '{n = $3 - $1; e = ($4 - $2) / n / 1e6;
+    printf "overhead %-4s          client mean %.3f ms, the server engine %.3f ms: %.3f ms per request\n", p, $5, e, $5 - e}'
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-echo "overhead, 5 rounds of 100: p50 in-process ${P_IN[*]} | http ${P_HTTP[*]} | grpc ${P_GRPC[*]}"
-echo "overhead, medians: in-process $(median "${P_IN[@]}") ms, http $(median "${P_HTTP[@]}") ms, grpc $(median "${P_GRPC[@]}") ms"
 echo "in-process 1 client   $("$LOAD" inprocess "$M16" --shape 1,1,256,256 --requests "$REQUESTS" --clients 1)"
 note_server unet16 >/dev/null  # the baseline
 echo "http 1 client         $(http_infer 1 -n "$REQUESTS")"
