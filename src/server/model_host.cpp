@@ -112,6 +112,11 @@ ModelHost::EngineSlot& ModelHost::engine_for(Precision p, ConvAlgorithm c) {
   return *(engines_[key] = std::make_unique<EngineSlot>(std::move(o), std::max(1, opt_.runners)));
 }
 
+std::pair<ModelHost::EngineSlot*, std::string> ModelHost::serving(const Entry& e) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {e.engine, e.engine_name};
+}
+
 std::shared_ptr<ModelHost::Entry> ModelHost::find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(name);
@@ -165,13 +170,7 @@ Status ModelHost::unload(const std::string& name) {
 Status ModelHost::swap_weights(const std::string& name, const std::string& path) {
   auto e = find(name);
   if (!e) return not_found("no model '" + name + "' is loaded");
-  EngineSlot* slot;
-  std::string ename;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    slot = e->engine;
-    ename = e->engine_name;
-  }
+  auto [slot, ename] = serving(*e);
   auto t0 = Clock::now();
   Status s = slot->engine->load_weights(ename, path);
   std::lock_guard<std::mutex> lock(mu_);
@@ -221,13 +220,7 @@ Expected<HostedModel> ModelHost::model(const std::string& name) const {
 Expected<ModelInfo> ModelHost::info(const std::string& name) const {
   auto e = find(name);
   if (!e) return not_found("no model '" + name + "' is loaded");
-  EngineSlot* slot;
-  std::string ename;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    slot = e->engine;
-    ename = e->engine_name;
-  }
+  auto [slot, ename] = serving(*e);
   auto i = slot->engine->info(ename);
   if (!i && i.error().code() == ErrorCode::kUnavailable) return unavailable(i.error().message());
   return i;
@@ -269,13 +262,7 @@ template <typename F>
 auto ModelHost::admitted(Entry& e, RunTimings& t, std::optional<std::chrono::milliseconds> timeout, F&& compute)
     -> decltype(compute(std::declval<Engine&>(), std::string())) {
   const auto t0 = Clock::now();
-  EngineSlot* slot;
-  std::string ename;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    slot = e.engine;
-    ename = e.engine_name;
-  }
+  auto [slot, ename] = serving(e);
   const std::string& name = e.config.name;
   auto st = slot->engine->status(ename);
   if (!st) return unavailable("model '" + name + "' was unloaded");

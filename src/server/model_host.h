@@ -92,6 +92,8 @@ class ModelHost {
   struct Entry;
   struct EngineSlot;
   std::shared_ptr<Entry> find(const std::string& name) const;
+  // The engine and engine-side name of the generation serving `e` now.
+  std::pair<EngineSlot*, std::string> serving(const Entry& e) const;
   EngineSlot& engine_for(Precision p, ConvAlgorithm c);
   template <typename F>
   auto admitted(Entry& e, RunTimings& t, std::optional<std::chrono::milliseconds> timeout, F&& compute)
