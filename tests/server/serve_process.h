@@ -141,10 +141,21 @@ class ServeProcess {
   std::vector<std::thread> readers_;
 };
 
-// A scratch model repository under the test's temp dir.
+// A scratch model repository under the test's temp dir, one per process: ctest runs each
+// test of a suite in a process of its own, two at a time, and a suite's setup must not
+// delete the repository another process's server is reading.
 inline std::filesystem::path make_repository(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path p = fs::path(::testing::TempDir()) / ("kiln_repo_" + name);
+  fs::path p = fs::path(::testing::TempDir()) / ("kiln_repo_" + name + "_" + std::to_string(getpid()));
+  // Removed when the test process ends (servers it started are stopped by then).
+  static struct Cleanup {
+    std::vector<fs::path> paths;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const fs::path& q : paths) fs::remove_all(q, ec);
+    }
+  } cleanup;
+  cleanup.paths.push_back(p);
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
