@@ -84,13 +84,14 @@ struct DemoArgs {
   bool json = false;
 };
 void add_demo(CLI::App& app, DemoArgs& a);
+// Filled from kiln::ServeOptions' defaults by add_serve (one place says what they are).
 struct ServeArgs {
-  std::string repository, demo_models = "models/demo", http = "127.0.0.1:8000", grpc = "127.0.0.1:8001";
+  std::string repository, demo_models = "models/demo", http, grpc;
   bool demo = false, log_requests = false;
-  int runners = 1, max_queue = 16, request_timeout_ms = 30000, idle_timeout_s = 5, http_threads = 64, threads = 0;
-  int max_body_mb = 64;
+  int runners = 0, max_queue = 0, request_timeout_ms = 0, idle_timeout_s = 0, http_threads = 0, threads = 0;
+  int max_body_mb = 0;
   double poll_seconds = 0;
-  std::string conv = "direct", precision = "fp32", cache_dir, model_control = "none", admin_token_file, web_root;
+  std::string conv, precision, cache_dir, model_control = "none", admin_token_file, web_root;
 };
 void add_serve(CLI::App& app, ServeArgs& a);
 int do_serve(const ServeArgs& a);

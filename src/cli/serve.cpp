@@ -11,6 +11,18 @@
 namespace kiln::cli {
 
 void add_serve(CLI::App& app, ServeArgs& a) {
+  const ServeOptions d;
+  a.http = d.http;
+  a.grpc = d.grpc;
+  a.runners = d.runners;
+  a.max_queue = d.max_queue;
+  a.request_timeout_ms = static_cast<int>(d.request_timeout.count());
+  a.idle_timeout_s = d.idle_timeout_s;
+  a.http_threads = d.http_threads;
+  a.max_body_mb = static_cast<int>(d.max_body_bytes >> 20);
+  a.poll_seconds = static_cast<double>(d.poll.count()) / 1000;
+  a.conv = conv_algorithm_name(d.conv_algorithm);
+  a.precision = precision_name(d.precision);
   auto* c = app.add_subcommand("serve", "serve models over HTTP and gRPC (KServe v2 / Open Inference Protocol)");
   c->add_option("--repository", a.repository, "model repository: one folder per model (README: kiln serve)");
   c->add_flag("--demo", a.demo, "serve the six demo models (no repository to write)");

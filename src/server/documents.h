@@ -15,7 +15,7 @@ namespace kiln::serve {
 // What GET v2 advertises: the KServe v2 extensions and kiln's own endpoints this server has.
 std::vector<std::string> server_extensions();
 constexpr const char* kServerName = "kiln";
-constexpr const char* kServerVersion = "0.1.0";
+constexpr const char* kServerVersion = KILN_VERSION;  // the CMake project's version
 
 nlohmann::json server_metadata();
 // A ready model's inputs and outputs (datatype FP32, -1 for sizes that may vary).

@@ -1,5 +1,7 @@
 #include "server/grpc_api.h"
 
+#include "server/clock.h"
+
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -13,8 +15,6 @@ namespace kiln::serve {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 grpc::Status to_grpc(const Status& s) {
   switch (s.code()) {

@@ -1,5 +1,7 @@
 #include "server/http_api.h"
 
+#include "server/clock.h"
+
 #include <httplib.h>
 #include <sys/socket.h>
 
@@ -12,7 +14,6 @@
 namespace kiln::serve {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -21,7 +22,6 @@ constexpr const char* kHeaderLength = "Inference-Header-Content-Length";
 // message, not a 404 for an unknown path); version segments are accepted and must be 1.
 constexpr const char* kModel = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 void send(httplib::Response& res, HttpReply r) {
   res.status = r.status;

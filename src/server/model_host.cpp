@@ -1,5 +1,7 @@
 #include "server/model_host.h"
 
+#include "server/clock.h"
+
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -9,11 +11,9 @@
 namespace kiln::serve {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 // What tells a changed file: its modification time and size.
 struct FileStamp {
@@ -249,9 +249,10 @@ std::map<std::string, ModelHost::PlanUse> ModelHost::plans() const {
   std::map<std::string, PlanUse> out;
   for (const HostedModel& m : models()) {
     if (m.status.state != ModelState::kReady) continue;
-    std::string key = m.status.fingerprint + "/" + precision_name(m.config.precision) + "/" +
-                      conv_algorithm_name(m.config.conv);
-    for (const auto& [n, s] : m.status.inputs) key += "/" + shape_to_string(s);
+    // Appended piece by piece: g++ 12 warns (-Wrestrict, falsely) on "/" + std::string here.
+    std::string key = m.status.fingerprint;
+    key.append("/").append(precision_name(m.config.precision)).append("/").append(conv_algorithm_name(m.config.conv));
+    for (const auto& [n, s] : m.status.inputs) key.append("/").append(shape_to_string(s));
     out[key].models += 1;
     out[key].weight_bytes += m.status.weight_bytes;
   }

@@ -1,5 +1,7 @@
 #include "server/segment.h"
 
+#include "server/clock.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -10,11 +12,9 @@
 namespace kiln::serve {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 // A [1,C,h,w] or [1,h,w,C] image grown to ph x pw by repeating its last row and column.
 Tensor pad_edges(const Tensor& image, int64_t ph, int64_t pw, bool channels_last) {

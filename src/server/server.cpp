@@ -116,7 +116,6 @@ Expected<std::unique_ptr<Server>> Server::start(const ServeOptions& options) {
 #ifdef KILN_WITH_GRPC
     serve::GrpcOptions o;
     o.max_message_bytes = static_cast<int>(std::min<size_t>(options.max_body_bytes, size_t{1} << 30));
-    o.limits.max_json_depth = static_cast<size_t>(options.max_json_depth);
     impl->grpc = std::make_unique<serve::GrpcApi>(*impl->host, o);
     auto port = impl->grpc->start(options.grpc);
     if (!port) {
