@@ -181,6 +181,10 @@ Expected<int> GrpcApi::start(const std::string& address) {
   b.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   b.SetMaxReceiveMessageSize(impl_->opt.max_message_bytes);
   b.SetMaxSendMessageSize(impl_->opt.max_message_bytes);
+  // A 256x256 tensor is 256 KiB: with HTTP/2's defaults (64 KiB window, 16 KiB frames) it
+  // crosses in many frames and waits on window updates. Let a whole tensor cross at once.
+  b.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 << 20);
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   b.RegisterService(impl_.get());
   impl_->server = b.BuildAndStart();
   if (!impl_->server || port == 0) return io_error("cannot listen for gRPC on " + address + " (in use?)");
