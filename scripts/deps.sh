@@ -25,7 +25,21 @@ KILN_BENCH_APT_PACKAGES=(
   hey                                                      # HTTP load for bench/serve.sh
 )
 
+# The viewer's browser tests (tests/browser): Debian's Chromium, driven by playwright-core from
+# npm. Node.js and npm from Debian unless the machine already has both (a newer Node.js from
+# elsewhere also works: the tests need Node 18 or later).
+KILN_BROWSER_APT_PACKAGES=(chromium fonts-dejavu-core)
+
 kiln_install_deps() { kiln_install_packages "${KILN_APT_PACKAGES[@]}"; }
+
+kiln_install_browser_deps() {
+  kiln_install_packages "${KILN_BROWSER_APT_PACKAGES[@]}"
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then kiln_install_packages nodejs npm; fi
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  # playwright-core only, at the version package-lock.json pins; it never downloads a browser.
+  (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
 
 kiln_install_packages() {
   local missing=()

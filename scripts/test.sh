@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/deps.sh
 kiln_install_deps
+kiln_install_browser_deps
 kiln_build kiln_cli kiln_tests
 cd build
 # The conformance pass counts, visible (ctest shows a passing test's output only with -V).

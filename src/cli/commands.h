@@ -92,6 +92,7 @@ struct ServeArgs {
   int max_body_mb = 0;
   double poll_seconds = 0;
   std::string conv, precision, cache_dir, model_control = "none", admin_token_file, web_root;
+  bool web_root_given = false;
 };
 void add_serve(CLI::App& app, ServeArgs& a);
 int do_serve(const ServeArgs& a);

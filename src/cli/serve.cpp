@@ -1,6 +1,7 @@
 // kiln serve --repository DIR | --demo: the engine as a KServe v2 / Open Inference Protocol service.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -9,6 +10,24 @@
 #include "kiln/serve.h"
 
 namespace kiln::cli {
+
+namespace {
+
+// The viewer's files: the source tree's web/ when run from it (as models/demo is found),
+// else where `cmake --install` put them beside the binary; none when neither has them.
+std::string default_web_root() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists("web/index.html", ec)) return "web";
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "kiln" / "web";
+    if (fs::exists(installed / "index.html", ec)) return installed.string();
+  }
+  return "";
+}
+
+}  // namespace
 
 void add_serve(CLI::App& app, ServeArgs& a) {
   const ServeOptions d;
@@ -49,7 +68,10 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   c->add_option("--idle-timeout", a.idle_timeout_s, "seconds a connection may sit idle or half-sent")->capture_default_str();
   c->add_option("--http-threads", a.http_threads, "HTTP worker threads: connections served at once (a kept-alive connection holds one)")->capture_default_str();
   c->add_flag("--log-requests", a.log_requests, "one log line per request");
-  c->add_option("--web", a.web_root, "folder of static files served at / (the viewer)");
+  c->add_option("--web", a.web_root,
+                "folder of the viewer's files, served at / (default: ./web, else <prefix>/share/kiln/web "
+                "beside the installed binary; '' for none)")
+      ->each([&a](const std::string&) { a.web_root_given = true; });
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
 }
 
@@ -91,7 +113,11 @@ int do_serve(const ServeArgs& a) {
   o.idle_timeout_s = a.idle_timeout_s;
   o.http_threads = a.http_threads;
   o.log_requests = a.log_requests;
-  o.web_root = a.web_root;
+  o.web_root = a.web_root_given ? a.web_root : default_web_root();
+  if (a.web_root_given && !a.web_root.empty() && !std::filesystem::exists(std::filesystem::path(a.web_root) / "index.html")) {
+    std::cerr << "kiln: --web " << a.web_root << " has no index.html (the viewer is the repository's web/ folder)\n";
+    return 2;
+  }
   return serve_until_signal(o);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "kiln/demo.h"
 #include "server/inference.h"
 
 namespace kiln::serve {
@@ -117,7 +118,7 @@ Expected<json> model_statistics(const ModelHost& host, const std::string& name) 
   return json{{"model_stats", stats}};
 }
 
-json repository_index(const ModelHost& host, bool ready_only) {
+json repository_index(const ModelHost& host, bool ready_only, const std::vector<std::string>& not_loaded) {
   json out = json::array();
   for (const HostedModel& m : host.models()) {
     if (ready_only && m.status.state != ModelState::kReady) continue;
@@ -126,10 +127,12 @@ json repository_index(const ModelHost& host, bool ready_only) {
   if (!ready_only)
     for (const auto& [name, why] : host.broken())
       out.push_back({{"name", name}, {"version", "1"}, {"state", "UNAVAILABLE"}, {"reason", why}});
+  if (!ready_only)
+    for (const std::string& name : not_loaded) out.push_back({{"name", name}, {"state", "UNAVAILABLE"}, {"reason", "unloaded"}});
   return out;
 }
 
-json model_list(const ModelHost& host) {
+json model_list(const ModelHost& host, const std::vector<std::string>& not_loaded) {
   json out = json::array();
   for (const HostedModel& m : host.models()) {
     const ModelStatus& s = m.status;
@@ -148,7 +151,19 @@ json model_list(const ModelHost& host) {
                    {"steady_ms", m.stats->steady_ms()},
                    {"threshold", m.config.threshold}});
   }
+  for (const auto& [name, why] : host.broken())
+    out.push_back({{"name", name}, {"state", "failed"}, {"phase", "reading the repository"}, {"error", why}});
+  for (const std::string& name : not_loaded) out.push_back({{"name", name}, {"state", "unloaded"}});
   return out;
+}
+
+json viewer_settings(bool explicit_control) {
+  json classes = json::array();
+  for (int k = 0; k < demo::kTextureCount; ++k) classes.push_back(demo::texture_name(static_cast<demo::Texture>(k)));
+  return {{"name", kServerName},
+          {"version", kServerVersion},
+          {"model_control", explicit_control},
+          {"generator", {{"classes", classes}, {"min_size", kMinGeneratedSize}, {"max_size", kMaxGeneratedSize}}}};
 }
 
 std::string prometheus_text(const ModelHost& host) {

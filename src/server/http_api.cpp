@@ -104,6 +104,15 @@ Expected<int> HttpApi::bind(const std::string& host, int port) {
 void HttpApi::run() { server_->listen_after_bind(); }
 void HttpApi::stop() { server_->stop(); }
 
+std::vector<std::string> HttpApi::not_loaded() const {
+  std::vector<std::string> out;
+  if (!opt_.repository_names) return out;
+  const auto broken = host_.broken();
+  for (const std::string& name : opt_.repository_names())
+    if (!host_.model(name) && !broken.count(name)) out.push_back(name);
+  return out;
+}
+
 void HttpApi::routes() {
   httplib::Server& s = *server_;
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -204,7 +213,7 @@ void HttpApi::routes() {
       if (!j || !j->is_object()) return send(res, error_reply(400, "the index request is a JSON object, e.g. {\"ready\": true}"));
       ready_only = j->value("ready", false);
     }
-    send_json(res, repository_index(host_, ready_only));
+    send_json(res, repository_index(host_, ready_only, not_loaded()));
   });
   auto control = [this](bool load) {
     return [this, load](const httplib::Request& req, httplib::Response& res) {
@@ -229,7 +238,18 @@ void HttpApi::routes() {
   s.Post(R"(/v2/repository/models/([^/]+)/load)", control(true));
   s.Post(R"(/v2/repository/models/([^/]+)/unload)", control(false));
 
-  s.Get("/kiln/v1/models", [this](const httplib::Request&, httplib::Response& res) { send_json(res, model_list(host_)); });
+  s.Get("/kiln/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, model_list(host_, not_loaded()));
+  });
+  s.Get("/kiln/v1/server", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, viewer_settings(opt_.explicit_control));
+  });
+  s.Get("/kiln/v1/generate", [](const httplib::Request& req, httplib::Response& res) {
+    auto png = generated_image(req.get_param_value("class"), req.get_param_value("seed"), req.get_param_value("size"));
+    if (!png) return send(res, error_reply(png.error()));
+    res.body = std::move(*png);
+    res.set_header("Content-Type", "image/png");
+  });
   s.Post(R"(/kiln/v1/models/([^/]+)/segment)", [this](const httplib::Request& req, httplib::Response& res) {
     const auto t0 = Clock::now();
     const std::string name = req.matches[1];
@@ -237,7 +257,13 @@ void HttpApi::routes() {
     bool bad = false;
     if (auto t = number_param(req, "threshold", bad)) r.threshold = static_cast<float>(*t);
     if (auto a = number_param(req, "min_area", bad)) r.min_area = static_cast<int64_t>(*a);
-    if (req.has_param("mask")) r.mask = req.get_param_value("mask") != "none";
+    if (req.has_param("mask")) {
+      const std::string m = req.get_param_value("mask");
+      if (m != "none" && m != "scores" && m != "binary")
+        return send(res, error_reply(400, "mask is none, scores (the default) or binary (scores and the mask at the threshold)"));
+      r.mask = m != "none";
+      r.binary_mask = m == "binary";
+    }
     if (bad) return send(res, error_reply(400, "threshold and min_area are numbers"));
     r.image = req.body;
     auto answer = segment(host_, name, r);
@@ -252,7 +278,16 @@ void HttpApi::routes() {
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(prometheus_text(host_), "text/plain; version=0.0.4");
   });
-  if (!opt_.web_root.empty()) s.set_mount_point("/", opt_.web_root);
+  if (!opt_.web_root.empty()) {
+    s.set_mount_point("/", opt_.web_root);
+    s.set_file_extension_and_mimetype_mapping("js", "text/javascript");
+    // The viewer needs nothing from outside the server: say so to the browser.
+    s.set_file_request_handler([](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'");
+      res.set_header("X-Content-Type-Options", "nosniff");
+    });
+  }
 }
 
 }  // namespace kiln::serve

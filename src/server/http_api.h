@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/kserve_json.h"
 #include "server/model_host.h"
@@ -32,6 +33,9 @@ struct HttpOptions {
   bool log_requests = false;
   // How a model named in a load request is read (the repository folder, or the demo set).
   std::function<Expected<ModelConfig>(const std::string& name)> read_config;
+  // The names the repository (or the demo set) holds now, loaded or not: the model list and
+  // the repository index show the ones not loaded as "unloaded".
+  std::function<std::vector<std::string>()> repository_names;
   std::string web_root;  // static files served at / (empty: none)
 };
 
@@ -49,6 +53,7 @@ class HttpApi {
 
  private:
   void routes();
+  std::vector<std::string> not_loaded() const;  // the repository's models that are not loaded
   ModelHost& host_;
   HttpOptions opt_;
   std::unique_ptr<httplib::Server> server_;

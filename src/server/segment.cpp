@@ -1,6 +1,7 @@
 #include "server/segment.h"
 
 #include "server/clock.h"
+#include "server/documents.h"
 
 #include <algorithm>
 #include <chrono>
@@ -65,6 +66,25 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
+Expected<std::string> generated_image(const std::string& texture, const std::string& seed, const std::string& size) {
+  auto t = demo::texture_from_name(texture);
+  if (!t) return invalid_argument("class '" + texture + "' is not one of the generator's (GET /kiln/v1/server lists them)");
+  auto whole = [](const std::string& v, uint64_t fallback, uint64_t most) -> std::optional<uint64_t> {
+    if (v.empty()) return fallback;
+    if (v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    const uint64_t n = std::stoull(v);
+    return n <= most ? std::optional<uint64_t>(n) : std::nullopt;
+  };
+  const auto s = whole(seed, 1, UINT64_MAX / 2);
+  if (!s) return invalid_argument("seed '" + seed + "' is not a whole number");
+  const auto n = whole(size, demo::kImageSize, kMaxGeneratedSize);
+  if (!n || *n < kMinGeneratedSize)
+    return invalid_argument("size '" + size + "' is not a whole number of pixels from " + std::to_string(kMinGeneratedSize) +
+                            " to " + std::to_string(kMaxGeneratedSize));
+  const demo::Sample sample = demo::generate(*t, *s, static_cast<int>(*n));
+  return encode_mask_png(sample.image, -1.0f);
+}
+
 Expected<json> segment(ModelHost& host, const std::string& model, const SegmentRequest& request) {
   const auto t0 = Clock::now();
   auto hosted = host.model(model);
@@ -117,6 +137,11 @@ Expected<json> segment(ModelHost& host, const std::string& model, const SegmentR
     auto png = encode_mask_png(cropped, -1.0f);
     if (!png) return png.error();
     answer["scores_png"] = base64(*png);
+  }
+  if (request.binary_mask) {
+    auto png = encode_mask_png(cropped, threshold);
+    if (!png) return png.error();
+    answer["mask_png"] = base64(*png);
   }
   answer["timings"] = {{"decode_ms", decode_ms},       {"queue_ms", t.queue_ms},
                        {"inference_ms", t.compute_ms}, {"regions_ms", regions_ms},

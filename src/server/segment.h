@@ -25,10 +25,16 @@ struct SegmentRequest {
   std::string image;                 // PNG / JPEG / BMP bytes
   std::optional<float> threshold;    // default: the model's (config.json), else 0.5
   std::optional<int64_t> min_area;   // pixels; default the model's
-  bool mask = true;                  // include the score map PNG
+  bool mask = true;                  // include the score map PNG ("scores_png")
+  bool binary_mask = false;          // and the defect mask at the threshold ("mask_png", 0 or 255)
 };
 
 Expected<nlohmann::json> segment(ModelHost& host, const std::string& model, const SegmentRequest& request);
+
+// GET /kiln/v1/generate?class=C&seed=N&size=S: a synthetic image of texture class C (kiln
+// gen-defects'), square, S pixels (64..4096, default 512), as a grey PNG. The parameters
+// come as the request's text; each is checked and a bad one named.
+Expected<std::string> generated_image(const std::string& texture, const std::string& seed, const std::string& size);
 
 std::string base64(const std::string& bytes);
 

@@ -60,6 +60,15 @@ struct Server::Impl {
     if (it == demo->models.end()) return not_found("no demo model '" + name + "'");
     return it->second;
   }
+
+  std::vector<std::string> repository_names() const {
+    auto scan = opt.repository.empty() ? serve::demo_repository(opt.demo_models, defaults)
+                                       : serve::scan_repository(opt.repository, defaults);
+    std::vector<std::string> names;
+    if (scan)
+      for (const auto& entry : scan->models) names.push_back(entry.first);
+    return names;
+  }
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -106,6 +115,7 @@ Expected<std::unique_ptr<Server>> Server::start(const ServeOptions& options) {
     o.web_root = options.web_root;
     Impl* self = impl.get();
     o.read_config = [self](const std::string& name) { return self->read_config(name); };
+    o.repository_names = [self] { return self->repository_names(); };
     impl->http = std::make_unique<serve::HttpApi>(*impl->host, std::move(o));
     auto port = impl->http->bind(address->first, address->second);
     if (!port) return port.error();

@@ -3,6 +3,8 @@
 // weight files swapped under load with no failed request and no mixed output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <atomic>
 #include <thread>
 
@@ -123,6 +125,13 @@ TEST(Repository, ControlNeedsTheSwitchAndTheToken) {
   ASSERT_EQ(c.Post("/v2/repository/models/unet/unload", right, "", "application/json")->status, 200);
   const std::string body = json_request("input", random_image({1, 1, 64, 64}, 1));
   EXPECT_EQ(c.Post("/v2/models/unet/infer", body, "application/json")->status, 404);
+  // Unloaded, it is still the repository's: listed as such, so it can be loaded again.
+  auto index = json::parse(c.Post("/v2/repository/index", "", "application/json")->body);
+  const json unloaded = {{"name", "unet"}, {"state", "UNAVAILABLE"}, {"reason", "unloaded"}};
+  EXPECT_NE(std::find(index.begin(), index.end(), unloaded), index.end()) << index.dump();
+  auto listed = json::parse(c.Get("/kiln/v1/models")->body);
+  const json listed_unloaded = {{"name", "unet"}, {"state", "unloaded"}};
+  EXPECT_NE(std::find(listed.begin(), listed.end(), listed_unloaded), listed.end()) << listed.dump();
   EXPECT_EQ(c.Post("/v2/models/leather/infer", json_request("image", random_image({1, 1, 512, 512}, 1)),
                    "application/json")->status, 200);  // the others serve on
   ASSERT_EQ(c.Post("/v2/repository/models/unet/load", right, "", "application/json")->status, 200);

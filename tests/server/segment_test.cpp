@@ -87,6 +87,49 @@ TEST_F(Segment, RegionsAndScoresOfAnImageAreTheEnginesOwn) {
     worst = std::max<double>(worst, std::abs(map->data<float>()[i] - std::clamp(scores.data<float>()[i], 0.0f, 1.0f)));
   EXPECT_LE(worst, 0.5 / 255 + 1e-6);
   for (const char* t : {"decode_ms", "inference_ms", "total_ms"}) EXPECT_GT(j["timings"][t].get<double>(), 0) << t;
+  // mask=binary: the defect mask at the threshold, the in-process scores' own.
+  auto b = server_->http().Post("/kiln/v1/models/leather/segment?mask=binary&threshold=0.3", png, "image/png");
+  ASSERT_EQ(b->status, 200) << b->body.substr(0, 400);
+  auto mask = decode_image(decode_base64(json::parse(b->body)["mask_png"]), 1);
+  ASSERT_TRUE(mask);
+  ASSERT_EQ(mask->shape(), (Shape{1, 1, 512, 512}));
+  int64_t differ = 0, defects = 0;
+  for (int64_t i = 0; i < scores.elements(); ++i) {
+    const bool want = scores.data<float>()[i] >= 0.3f;
+    defects += want;
+    differ += want != (mask->data<float>()[i] > 0.5f);
+  }
+  EXPECT_GT(defects, 100);
+  EXPECT_LE(differ, 2) << "of " << defects << " defect pixels";
+  EXPECT_EQ(server_->http().Post("/kiln/v1/models/leather/segment?mask=maybe", png, "image/png")->status, 400);
+}
+
+TEST_F(Segment, TheGeneratorEndpointDrawsTheGeneratorsImages) {
+  auto c = server_->http();
+  auto r = c.Get("/kiln/v1/generate?class=wood_grain&seed=7&size=300");
+  ASSERT_EQ(r->status, 200) << r->body.substr(0, 400);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "image/png");
+  auto image = decode_image(r->body, 1);
+  ASSERT_TRUE(image);
+  const demo::Sample want = demo::generate(demo::Texture::kWoodGrain, 7, 300);
+  ASSERT_EQ(image->shape(), want.image.shape());
+  double worst = 0;
+  for (int64_t i = 0; i < want.image.elements(); ++i)
+    worst = std::max<double>(worst, std::abs(image->data<float>()[i] - want.image.data<float>()[i]));
+  EXPECT_LE(worst, 0.5 / 255 + 1e-6);
+  // Defaults: seed 1, 512 px.
+  auto d = decode_image(c.Get("/kiln/v1/generate?class=leather")->body, 1);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->shape(), (Shape{1, 1, 512, 512}));
+  for (const char* bad : {"class=nope", "class=leather&seed=-1", "class=leather&seed=x", "class=leather&size=63",
+                          "class=leather&size=4097", "class=leather&size=1e3", ""}) {
+    auto e = c.Get(std::string("/kiln/v1/generate?") + bad);
+    EXPECT_EQ(e->status, 400) << bad;
+    EXPECT_FALSE(json::parse(e->body)["error"].get<std::string>().empty()) << bad;
+  }
+  auto settings = json::parse(c.Get("/kiln/v1/server")->body);
+  EXPECT_EQ(settings["generator"]["classes"].size(), size_t(demo::kTextureCount));
+  EXPECT_EQ(settings["model_control"], false);
 }
 
 TEST_F(Segment, ImagesOfAnySizeGoThroughTheOnePlan) {
