@@ -108,9 +108,12 @@ TEST(Calibration, RecordsEveryActivationsRangePerChannel) {
   EXPECT_EQ(back->fingerprint, c->fingerprint);
 }
 
-// What `kiln quantize` does with its defaults, then a check on other images: calibrate on
-// sixteen images, keep out of int8 the convolutions where int8 strays from fp32 on them until
-// their mask IoU reaches 0.99, then compare the masks on eight held-out images.
+// What `kiln quantize` does, then a check on other images: calibrate on sixteen images, keep
+// out of int8 the convolutions where int8 strays from fp32 on 32 images of their own until
+// their mask IoU reaches 0.995 (`--check DIR --target-iou 0.995`), then compare the masks on
+// eight held-out images. The margin over the 0.98 goal is wood_grain's: retrained (2400
+// steps), it leaves faint stains near the threshold, where int8's small moves flip pixels;
+// chosen at 0.99 on 16 or 32 images it kept one convolution out and agreed at 0.947 held out.
 TEST(Int8, AgreesWithFp32OnTheDemoModels) {
   SKIP_WITHOUT_INT8();
   int all_int8 = 0;  // models that need no layer kept out of int8
@@ -122,7 +125,9 @@ TEST(Int8, AgreesWithFp32OnTheDemoModels) {
     std::vector<Tensor> seen = images(t, 7000, 16);
     auto c = calibrate(demo_model(), seen, co);
     ASSERT_TRUE(c) << c.error().message();
-    auto chosen = choose_float_layers(demo_model(), *c, seen, {}, co);
+    FloatLayerSearch search;
+    search.target_iou = 0.995;
+    auto chosen = choose_float_layers(demo_model(), *c, images(t, 8000, 32), search, co);
     ASSERT_TRUE(chosen) << chosen.error().message();
     auto held_out = compare_int8(demo_model(), *c, images(t, 500, 8), co);
     ASSERT_TRUE(held_out) << held_out.error().message();
@@ -130,17 +135,17 @@ TEST(Int8, AgreesWithFp32OnTheDemoModels) {
                 "%.2e, %zu convolutions int8, %zu kept out of int8\n",
                 name.c_str(), held_out->iou, chosen->iou, held_out->mean_abs, held_out->int8_layers.size(),
                 c->float_layers.size());
-    // Really int8: convolutions run VNNI kernels (16 of the network's 24 can). Measured: all
-    // 16 for five models; 4 for wood_grain, whose decoder does not survive 8-bit activations
-    // (BENCHMARKS.md).
-    EXPECT_GE(held_out->int8_layers.size(), 1u) << name;
+    // Really int8: convolutions run VNNI kernels (16 of the network's 24 can). Measured
+    // (2026-12-06): all 16 for woven_fabric and speckle, 12-13 for brushed_metal, concrete
+    // and leather, 8 for wood_grain.
+    EXPECT_GE(held_out->int8_layers.size(), 8u) << name;
     EXPECT_EQ(held_out->int8_layers.size() + c->float_layers.size(), 16u) << name;
     all_int8 += held_out->int8_layers.size() == 16;
     EXPECT_GE(held_out->iou, 0.98) << name;  // the goal
     EXPECT_LT(held_out->mean_abs, 5e-3) << name;
     EXPECT_GT(held_out->max_abs, 0.0) << name << ": identical to fp32, so not quantized";
   }
-  EXPECT_GE(all_int8, kTextureCount - 2);
+  EXPECT_GE(all_int8, 2);
 }
 
 TEST(Int8, ModelsOfOneArchitectureShareTheInt8Plan) {
