@@ -25,20 +25,31 @@ KILN_BENCH_APT_PACKAGES=(
   hey                                                      # HTTP load for bench/serve.sh
 )
 
-# The viewer's browser tests (tests/browser): Debian's Chromium, driven by playwright-core from
-# npm. Node.js and npm from Debian unless the machine already has both (a newer Node.js from
-# elsewhere also works: the tests need Node 18 or later).
+# The viewer's browser tests (tests/browser): Debian's Chromium, driven by playwright-core
+# under Node.js (Debian's, unless the machine has a node already: the tests need Node 18 or
+# later). playwright-core is npm's own tarball of the pinned version, kept in the repository
+# (tests/browser/vendor, Apache-2.0, its LICENSE inside) and unpacked here: the test command
+# needs no registry (a fresh machine behind an intercepting proxy cannot verify npm's TLS), and
+# playwright-core has no dependencies and never downloads a browser.
 KILN_BROWSER_APT_PACKAGES=(chromium fonts-dejavu-core)
+KILN_PLAYWRIGHT_TGZ=tests/browser/vendor/playwright-core-1.61.1.tgz
+KILN_PLAYWRIGHT_SHA256=3740bba3a3e93b4c7bd7c0f6e3c0e5f8cdce498bef13511e4d534cc99a8ce198
 
 kiln_install_deps() { kiln_install_packages "${KILN_APT_PACKAGES[@]}"; }
 
 kiln_install_browser_deps() {
   kiln_install_packages "${KILN_BROWSER_APT_PACKAGES[@]}"
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then kiln_install_packages nodejs npm; fi
-  local root
+  command -v node >/dev/null || kiln_install_packages nodejs
+  local root dest
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  # playwright-core only, at the version package-lock.json pins; it never downloads a browser.
-  (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  dest="$root/tests/browser/node_modules/playwright-core"
+  if [ ! -f "$dest/.kiln-$KILN_PLAYWRIGHT_SHA256" ]; then
+    echo "$KILN_PLAYWRIGHT_SHA256  $root/$KILN_PLAYWRIGHT_TGZ" | sha256sum --check --quiet ||
+      { echo "kiln: $KILN_PLAYWRIGHT_TGZ is not the pinned playwright-core" >&2; return 1; }
+    rm -rf "$dest" && mkdir -p "$dest"
+    tar -xzf "$root/$KILN_PLAYWRIGHT_TGZ" -C "$dest" --strip-components=1
+    touch "$dest/.kiln-$KILN_PLAYWRIGHT_SHA256"
+  fi
 }
 
 kiln_install_packages() {
