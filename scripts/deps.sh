@@ -15,6 +15,7 @@ KILN_APT_PACKAGES=(
   libcpp-httplib-dev                  # kiln serve: HTTP
   libgrpc++-dev protobuf-compiler-grpc  # kiln serve: gRPC (KServe v2)
   libgtest-dev                        # tests
+  valgrind                            # tests: the C API's example run under it
   libonnx-testdata                    # the ONNX backend conformance cases (tests)
 )
 
