@@ -16,6 +16,7 @@ KILN_APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc  # kiln serve: gRPC (KServe v2)
   libgtest-dev                        # tests
   valgrind                            # tests: the C API's example run under it
+  python3-numpy                       # tests: the Python package (python/kiln)
   libonnx-testdata                    # the ONNX backend conformance cases (tests)
 )
 
