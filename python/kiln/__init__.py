@@ -9,8 +9,9 @@
     engine.load_weights("cable", "cable_v2.safetensors")               # atomic swap
 
 No compiled extension: the package is this folder. It finds libkiln.so through $KILN_LIBRARY,
-then beside a kiln build tree (build/libkiln.so of the repository this folder is in), then
-the system's library path. Every failure raises kiln.Error with kiln's own message.
+then in the build tree of the repository this folder is in (build/libkiln.so), then in the
+prefix it is installed in (<prefix>/lib, from <prefix>/share/kiln/python), then the system's
+library path. Every failure raises kiln.Error with kiln's own message.
 """
 import ctypes
 import ctypes.util
@@ -60,7 +61,8 @@ def _library():
     if os.environ.get("KILN_LIBRARY"):
         candidates.append(os.environ["KILN_LIBRARY"])
     here = Path(__file__).resolve().parent
-    candidates += [str(here.parent.parent / "build" / "libkiln.so"), str(here / "libkiln.so")]
+    # A source tree's build/, then an installed prefix (<prefix>/share/kiln/python/kiln -> <prefix>/lib).
+    candidates += [str(here.parent.parent / "build" / "libkiln.so"), str(here.parents[3] / "lib" / "libkiln.so")]
     found = ctypes.util.find_library("kiln")
     if found:
         candidates.append(found)

@@ -48,6 +48,10 @@ struct BenchArgs {
   std::string calibration;  // --calibration-file
 };
 
+// `relative` (a folder holding `marker`) in the working directory, else installed beside the
+// binary in <prefix>/share/kiln/<relative>; "" when neither has it.
+std::string data_path(const std::string& relative, const std::string& marker);
+
 void add_run(CLI::App& app, RunArgs& a);
 void add_inspect(CLI::App& app, InspectArgs& a);
 void add_bench(CLI::App& app, BenchArgs& a);

@@ -69,7 +69,12 @@ void add_demo(CLI::App& app, DemoArgs& a) {
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
 }
 
-int do_demo(const DemoArgs& a) {
+int do_demo(const DemoArgs& args) {
+  DemoArgs a = args;
+  if (a.models == "models/demo") {  // the default: the source tree's, else the installed ones
+    const std::string found = data_path(a.models, "unet.onnx");
+    if (!found.empty()) a.models = found;
+  }
   set_threads(a.threads);
   Engine engine;
   auto t0 = Clock::now();

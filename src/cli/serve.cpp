@@ -11,23 +11,6 @@
 
 namespace kiln::cli {
 
-namespace {
-
-// The viewer's files: the source tree's web/ when run from it (as models/demo is found),
-// else where `cmake --install` put them beside the binary; none when neither has them.
-std::string default_web_root() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists("web/index.html", ec)) return "web";
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const fs::path installed = exe.parent_path().parent_path() / "share" / "kiln" / "web";
-    if (fs::exists(installed / "index.html", ec)) return installed.string();
-  }
-  return "";
-}
-
-}  // namespace
 
 void add_serve(CLI::App& app, ServeArgs& a) {
   const ServeOptions d;
@@ -83,7 +66,11 @@ int do_serve(const ServeArgs& a) {
     return 2;
   }
   o.repository = a.repository;
-  if (a.demo) o.demo_models = a.demo_models;
+  if (a.demo) o.demo_models = a.demo_models == "models/demo" ? data_path(a.demo_models, "unet.onnx") : a.demo_models;
+  if (a.demo && o.demo_models.empty()) {
+    std::cerr << "kiln: no demo models in ./models/demo nor installed beside this binary (--demo-models DIR)\n";
+    return 2;
+  }
   o.http = a.http;
   o.grpc = a.grpc;
   o.runners = a.runners;
@@ -113,7 +100,8 @@ int do_serve(const ServeArgs& a) {
   o.idle_timeout_s = a.idle_timeout_s;
   o.http_threads = a.http_threads;
   o.log_requests = a.log_requests;
-  o.web_root = a.web_root_given ? a.web_root : default_web_root();
+  // The viewer's files: ./web from the source tree, else <prefix>/share/kiln/web.
+  o.web_root = a.web_root_given ? a.web_root : data_path("web", "index.html");
   if (a.web_root_given && !a.web_root.empty() && !std::filesystem::exists(std::filesystem::path(a.web_root) / "index.html")) {
     std::cerr << "kiln: --web " << a.web_root << " has no index.html (the viewer is the repository's web/ folder)\n";
     return 2;
