@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/deps.sh
 kiln_install_deps
-kiln_install_packages dpkg-dev  # dpkg-shlibdeps: the package's Depends from what it links
+kiln_install_packages dpkg-dev file  # dpkg-shlibdeps (and file, which CPack runs): Depends from what it links
 kiln_build kiln_cli kiln_shared
 (cd build && cpack -G DEB >/dev/null)
 ls build/kiln_*_amd64.deb
