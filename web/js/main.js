@@ -281,7 +281,7 @@ $('generate').addEventListener('click', async () => {
 
 let runSerial = 0;
 
-async function segmentInto(which, model) {
+async function segmentImage(model) {
   const t0 = performance.now();
   const answer = await api.segment(model, state.image.bytes, state.image.type);
   const roundTripMs = performance.now() - t0;
@@ -298,7 +298,7 @@ async function run() {
   $('run').disabled = true;
   try {
     clearError();
-    const result = await segmentInto('main', model);
+    const result = await segmentImage(model);
     if (serial !== runSerial) return;  // a newer run took over
     result.switchedFrom = switchedFrom;
     state.results.main = result;
@@ -320,7 +320,7 @@ async function runCompare() {
   const model = state.compare;
   if (!model || !state.image) return;
   try {
-    const result = await segmentInto('compare', model);
+    const result = await segmentImage(model);
     if (model !== state.compare) return;
     state.results.compare = result;
     draw('compare');
