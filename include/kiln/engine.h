@@ -37,6 +37,9 @@ const char* model_state_name(ModelState s);
 // compiles (or shares) a plan for that size on first use and keeps the last four per model.
 struct EngineOptions {
   int runners = 1;                   // execution contexts: concurrent runs
+  // Compute threads of each runner; 0: the cores OpenMP sees (OMP_NUM_THREADS, else all)
+  // divided among the runners, at least one each.
+  int threads = 0;
   std::string cache_dir;             // weight-pack cache directory; empty: no cache
   size_t cache_limit_bytes = size_t{4} << 30;
   // Per plan whose packed weights are at most this size, the buffer of unloaded or

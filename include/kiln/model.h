@@ -39,6 +39,7 @@ struct ModelOptions {
   std::map<std::string, std::string> name_map;    // safetensors name -> initializer name
   std::string cache_dir;                          // weight-pack cache (mapped on later loads)
   bool warm_up = true;                            // run once at load (see header comment)
+  int threads = 0;                                // compute threads; 0: all cores
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;  // 3x3 stride-1 convolutions
   Precision precision = Precision::kF32;                  // bf16, int8: see kiln/compile_options.h
   // int8: the calibration of these weights (kiln/calibration.h); default

@@ -60,6 +60,7 @@ struct ModelInfo {
   size_t weight_bytes = 0;                 // packed weights
   bool weights_from_cache = false;         // mapped from the pack cache or a .kwp
   bool plan_shared = false;                // the plan was compiled for another model already
+  int threads = 0;                         // compute threads of each runner running it
   // Milliseconds spent in each phase of preparation.
   double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
 };

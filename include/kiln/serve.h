@@ -29,6 +29,7 @@ struct ServeOptions {
   std::string http = "127.0.0.1:8000";  // host:port, "[::1]:8000"; empty: no HTTP
   std::string grpc = "127.0.0.1:8001";  // empty: no gRPC
   int runners = 1;                  // concurrent runs per engine
+  int threads = 0;                  // compute threads per runner; 0: the cores divided among the runners
   Precision precision = Precision::kF32;        // for models whose config.json does not say
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
   std::string cache_dir;            // weight-pack cache

@@ -48,6 +48,7 @@ int do_bench(const BenchArgs& a) {
   }
   set_threads(a.threads);
   ModelOptions opt;
+  opt.threads = a.threads;
   opt.warm_up = !a.no_warmup;
   opt.conv_algorithm = *parse_conv_algorithm(a.conv);
   opt.precision = *parse_precision(a.precision);
@@ -99,7 +100,9 @@ int do_bench(const BenchArgs& a) {
                         {"first_over_steady", first_ms / median},
                         {"gflops", gflops},
                         {"peak_rss_mb", peak_rss_mb()},
-                        {"warm_up", opt.warm_up}};
+                        {"warm_up", opt.warm_up},
+                        {"threads", info.threads},
+                        {"wait_policy", wait_policy()}};
     std::cout << j.dump() << "\n";
   } else {
     std::printf("model        %s (%.2f GFLOP per run)\n", a.model.c_str(), info.flops / 1e9);
@@ -109,7 +112,7 @@ int do_bench(const BenchArgs& a) {
                 opt.warm_up ? "" : "  [no warm-up at load]");
     std::printf("steady       median %.2f ms, p90 %.2f ms, min %.2f, max %.2f over %zu runs\n", median, p90,
                 *std::min_element(times.begin(), times.end()), *std::max_element(times.begin(), times.end()), times.size());
-    std::printf("throughput   %.1f GFLOP/s\n", gflops);
+    std::printf("throughput   %.1f GFLOP/s (%d threads, OpenMP wait policy %s)\n", gflops, info.threads, wait_policy());
     std::printf("peak RSS     %.1f MB\n", peak_rss_mb());
   }
   if (a.profile) {

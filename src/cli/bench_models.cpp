@@ -24,6 +24,7 @@ double median(std::vector<double> v) {
 int do_bench_models(const BenchArgs& a) {
   set_threads(a.threads);
   EngineOptions eo;
+  eo.threads = a.threads;
   eo.cache_dir = a.cache_dir;
   eo.conv_algorithm = *parse_conv_algorithm(a.conv);
   eo.precision = *parse_precision(a.precision);

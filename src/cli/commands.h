@@ -113,6 +113,11 @@ void add_conv_option(CLI::App* command, std::string& conv);
 // --precision fp32|bf16|int8, and --calibration-file for int8.
 void add_precision_option(CLI::App* command, std::string& precision, std::string& calibration);
 double peak_rss_mb();
+// Runs the program again with OMP_WAIT_POLICY=PASSIVE unless the environment sets
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT (wait_policy.cpp says why); returns only if it did not.
+void apply_default_wait_policy(char** argv);
+// The OpenMP wait policy in effect, for benchmark output.
+const char* wait_policy();
 using Clock = std::chrono::steady_clock;
 inline double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

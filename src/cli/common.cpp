@@ -58,6 +58,8 @@ void add_precision_option(CLI::App* command, std::string& precision, std::string
                       "int8: the calibration of the weights (default: <weights or model>.calibration.json)");
 }
 
+// For oneDNN work on the calling thread (calibration); engines and models take their
+// runners' count in their options (libgomp keeps the setting per thread).
 void set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }

@@ -76,7 +76,9 @@ int do_demo(const DemoArgs& args) {
     if (!found.empty()) a.models = found;
   }
   set_threads(a.threads);
-  Engine engine;
+  EngineOptions eo;
+  eo.threads = a.threads;
+  Engine engine(eo);
   auto t0 = Clock::now();
   if (!a.json) std::printf("preparing %d models from %s (one plan per architecture, in the background)\n", demo::kTextureCount, a.models.c_str());
   if (!prepare_all(engine, a.models, a.json)) return 1;

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  kiln::cli::apply_default_wait_policy(argv);
   CLI::App app{"kiln: prepare a CNN once, keep it hot, run it fast on the CPU"};
   app.require_subcommand(1);
   kiln::cli::RunArgs run;

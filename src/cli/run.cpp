@@ -44,6 +44,7 @@ void add_run(CLI::App& app, RunArgs& a) {
 int do_run(const RunArgs& a) {
   set_threads(a.threads);
   ModelOptions opt;
+  opt.threads = a.threads;
   opt.weights = a.weights;
   opt.cache_dir = a.cache_dir;
   opt.conv_algorithm = *parse_conv_algorithm(a.conv);

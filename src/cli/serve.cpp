@@ -55,7 +55,7 @@ void add_serve(CLI::App& app, ServeArgs& a) {
                 "folder of the viewer's files, served at / (default: ./web, else <prefix>/share/kiln/web "
                 "beside the installed binary; '' for none)")
       ->each([&a](const std::string&) { a.web_root_given = true; });
-  c->add_option("--threads", a.threads, "compute threads (default: all cores)");
+  c->add_option("--threads", a.threads, "compute threads per runner (default: the cores divided among the runners)");
 }
 
 int do_serve(const ServeArgs& a) {
@@ -74,6 +74,7 @@ int do_serve(const ServeArgs& a) {
   o.http = a.http;
   o.grpc = a.grpc;
   o.runners = a.runners;
+  o.threads = a.threads;
   o.precision = *parse_precision(a.precision);
   o.conv_algorithm = *parse_conv_algorithm(a.conv);
   o.cache_dir = a.cache_dir;

@@ -207,7 +207,7 @@ void Engine::Impl::work() {
 
 Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
-  impl_->runners = std::make_unique<RunnerPool>(impl_->opt.runners);
+  impl_->runners = std::make_unique<RunnerPool>(impl_->opt.runners, impl_->opt.threads);
   impl_->worker = std::thread([this] { impl_->work(); });
 }
 
@@ -278,7 +278,9 @@ std::vector<ModelStatus> Engine::models() const {
 Expected<ModelInfo> Engine::info(const std::string& name) const {
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
   std::lock_guard<std::mutex> lock(e->mu);
-  return e->info;
+  ModelInfo info = e->info;
+  info.threads = impl_->runners->threads_per_runner();
+  return info;
 }
 
 Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::vector<Tensor>& inputs) {

@@ -14,6 +14,7 @@ constexpr const char* kModelName = "model";
 EngineOptions engine_options(const ModelOptions& o) {
   EngineOptions e;
   e.runners = 1;
+  e.threads = o.threads;
   e.cache_dir = o.cache_dir;
   e.conv_algorithm = o.conv_algorithm;
   e.precision = o.precision;

@@ -1,10 +1,18 @@
 #include "engine/runner_pool.h"
 
+#include <omp.h>
+
 namespace kiln {
 
-RunnerPool::RunnerPool(int runners) {
-  for (int i = 0; i < std::max(1, runners); ++i) slots_.push_back(std::make_unique<Slot>());
-  for (auto& s : slots_) s->thread = std::thread([this, slot = s.get()] { loop(*slot); });
+RunnerPool::RunnerPool(int runners, int threads) {
+  runners = std::max(1, runners);
+  threads_ = threads > 0 ? threads : std::max(1, omp_get_max_threads() / runners);
+  for (int i = 0; i < runners; ++i) slots_.push_back(std::make_unique<Slot>());
+  for (auto& s : slots_)
+    s->thread = std::thread([this, slot = s.get()] {
+      omp_set_num_threads(threads_);
+      loop(*slot);
+    });
 }
 
 RunnerPool::~RunnerPool() {

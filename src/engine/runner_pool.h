@@ -10,6 +10,10 @@
 // Jobs wait in one first-come first-served queue: callers that raced for a free runner
 // instead let one unlucky request wait seconds behind later ones (p99 3.8 s against a
 // median of 83 ms, four clients on one runner, 2026-12-06).
+// Each runner thread sets its own OpenMP thread count: libgomp keeps that setting per
+// thread, so omp_set_num_threads on the caller's thread never reached the runners (kiln's
+// --threads did nothing before 2026-12-06). Plans compile on a runner too, so oneDNN sizes
+// its kernels' work split for the team that runs them.
 #pragma once
 
 #include <condition_variable>
@@ -27,7 +31,9 @@ namespace kiln {
 
 class RunnerPool {
  public:
-  explicit RunnerPool(int runners);
+  // `threads` per runner; 0: OpenMP's count (OMP_NUM_THREADS, else the cores) divided
+  // among the runners, at least one each.
+  RunnerPool(int runners, int threads);
   ~RunnerPool();
   RunnerPool(const RunnerPool&) = delete;
   RunnerPool& operator=(const RunnerPool&) = delete;
@@ -43,6 +49,7 @@ class RunnerPool {
   }
 
   size_t size() const { return slots_.size(); }
+  int threads_per_runner() const { return threads_; }
   size_t arena_bytes() const;
 
  private:
@@ -60,6 +67,7 @@ class RunnerPool {
   std::deque<Job> queue_;  // jobs for any runner, in arrival order
   std::vector<std::unique_ptr<Slot>> slots_;
   bool stopping_ = false;
+  int threads_ = 1;
 };
 
 }  // namespace kiln

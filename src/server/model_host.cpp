@@ -106,6 +106,7 @@ ModelHost::EngineSlot& ModelHost::engine_for(Precision p, ConvAlgorithm c) {
   if (it != engines_.end()) return *it->second;
   EngineOptions o;
   o.runners = opt_.runners;
+  o.threads = opt_.threads;
   o.cache_dir = opt_.cache_dir;
   o.precision = p;
   o.conv_algorithm = c;

@@ -26,6 +26,7 @@ namespace kiln::serve {
 
 struct HostOptions {
   int runners = 1;                 // per engine
+  int threads = 0;                 // per runner (EngineOptions::threads)
   std::string cache_dir;           // weight-pack cache
   int max_queue = 16;              // requests waiting per model beyond those running
   std::chrono::milliseconds request_timeout{30000};  // from arrival to the start of computing

@@ -91,6 +91,7 @@ Expected<std::unique_ptr<Server>> Server::start(const ServeOptions& options) {
 
   serve::HostOptions ho;
   ho.runners = options.runners;
+  ho.threads = options.threads;
   ho.cache_dir = options.cache_dir;
   ho.max_queue = options.max_queue;
   ho.request_timeout = options.request_timeout;
