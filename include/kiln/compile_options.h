@@ -26,10 +26,15 @@ enum class Precision {
           // AVX512_BF16.
   kInt8,  // uint8 activations and int8 weights (per output channel scales) in convolutions
           // of at least 16 channels in and out whose input is non-negative (after ReLU);
-          // everything else as in kBF16 where the CPU has AVX512_BF16, else float32. Needs a
-          // calibration (kiln/calibration.h, kiln quantize) and AVX512_VNNI.
+          // every other convolution in fp32 or bf16 (direct or Winograd), whichever measured
+          // faster on this CPU. Needs a calibration (kiln/calibration.h, kiln quantize) and
+          // AVX512_VNNI.
+  kAuto,      // float32 results, computed the fastest way measured on this CPU: each 3x3
+              // convolution direct or Winograd (ConvAlgorithm::kWinograd still forces it)
+  kAutoBF16,  // as kAuto, and each convolution in fp32 or bf16, whichever measured faster:
+              // bf16 only where the user allows its rounding
 };
-const char* precision_name(Precision p);  // "fp32", "bf16", "int8"
+const char* precision_name(Precision p);  // "fp32", "bf16", "int8", "auto", "auto-bf16"
 std::optional<Precision> parse_precision(const std::string& name);
 // "direct", "winograd" or "auto"; nullopt for anything else.
 std::optional<ConvAlgorithm> parse_conv_algorithm(const std::string& name);

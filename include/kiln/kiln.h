@@ -48,7 +48,15 @@ typedef enum kiln_status {
 
 typedef enum kiln_model_state { KILN_LOADING = 0, KILN_PREPARING = 1, KILN_READY = 2, KILN_FAILED = 3 } kiln_model_state;
 
-typedef enum kiln_precision { KILN_FP32 = 0, KILN_BF16 = 1, KILN_INT8 = 2 } kiln_precision;
+/* KILN_AUTO: fp32 results, each convolution computed the fastest way measured on this CPU
+   (direct or Winograd); KILN_AUTO_BF16: as KILN_AUTO, and fp32 or bf16 per convolution. */
+typedef enum kiln_precision {
+  KILN_FP32 = 0,
+  KILN_BF16 = 1,
+  KILN_INT8 = 2,
+  KILN_AUTO = 3,
+  KILN_AUTO_BF16 = 4
+} kiln_precision;
 
 typedef struct kiln_engine kiln_engine;
 

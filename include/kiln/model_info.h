@@ -61,6 +61,15 @@ struct ModelInfo {
   bool weights_from_cache = false;         // mapped from the pack cache or a .kwp
   bool plan_shared = false;                // the plan was compiled for another model already
   int threads = 0;                         // compute threads of each runner running it
+  // How the plan's convolutions compute ("fp32 direct", "fp32 winograd", "bf16 direct",
+  // "int8" -> layers). Where the options left a choice, or forced one, the candidates were
+  // timed while compiling: conv_ms is what the chosen ones measured, conv_fp32_direct_ms what
+  // fp32 direct measured for the same layers (both 0 when nothing was timed).
+  std::map<std::string, int> conv_variants;
+  double conv_ms = 0, conv_fp32_direct_ms = 0;
+  // Non-empty when an option the user forced (bf16, int8, Winograd) measured slower than
+  // fp32 direct on this CPU: says so with the numbers.
+  std::string slower_than_fp32;
   // Milliseconds spent in each phase of preparation.
   double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
 };
@@ -70,6 +79,9 @@ struct StepProfile {
   std::string name, kind, impl;
   double ms = 0;
   double flops = 0;
+  // Convolutions: the computation chosen and what the candidates measured while compiling
+  // ("fp32 direct 1.204, bf16 direct 0.731").
+  std::string variant, measured;
 };
 
 }  // namespace kiln

@@ -30,7 +30,7 @@ struct ServeOptions {
   std::string grpc = "127.0.0.1:8001";  // empty: no gRPC
   int runners = 1;                  // concurrent runs per engine
   int threads = 0;                  // compute threads per runner; 0: the cores divided among the runners
-  Precision precision = Precision::kF32;        // for models whose config.json does not say
+  Precision precision = Precision::kAuto;       // for models whose config.json does not say
   ConvAlgorithm conv_algorithm = ConvAlgorithm::kDirect;
   std::string cache_dir;            // weight-pack cache
   // Repository control (POST v2/repository/models/{m}/load and unload): refused unless

@@ -25,7 +25,7 @@ __all__ = ["Engine", "Error", "find_regions", "version", "onednn_version"]
 _STATUS = ["ok", "invalid argument", "invalid model", "unsupported", "not found", "io", "internal",
            "unavailable", "deadline exceeded"]
 _STATES = ["loading", "preparing", "ready", "failed"]
-_PRECISIONS = {"fp32": 0, "bf16": 1, "int8": 2}
+_PRECISIONS = {"fp32": 0, "bf16": 1, "int8": 2, "auto": 3, "auto-bf16": 4}
 
 
 class Error(Exception):
@@ -57,6 +57,12 @@ class _Memory(ctypes.Structure):
 
 
 def _library():
+    # OpenMP workers that sleep at once when idle hold up on a shared machine (a busy
+    # neighbour slowed U-Net-16 2.1-2.4x with libgomp's spinning, 1.8-1.9x without;
+    # BENCHMARKS.md). libgomp reads this once, when it is first loaded: here, unless the
+    # process loaded it already or the environment chooses.
+    if "GOMP_SPINCOUNT" not in os.environ:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     candidates = []
     if os.environ.get("KILN_LIBRARY"):
         candidates.append(os.environ["KILN_LIBRARY"])

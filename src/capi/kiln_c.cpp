@@ -139,6 +139,8 @@ kiln_status kiln_engine_create(const kiln_engine_options* options, kiln_engine**
         case KILN_FP32: o.precision = kiln::Precision::kF32; break;
         case KILN_BF16: o.precision = kiln::Precision::kBF16; break;
         case KILN_INT8: o.precision = kiln::Precision::kInt8; break;
+        case KILN_AUTO: o.precision = kiln::Precision::kAuto; break;
+        case KILN_AUTO_BF16: o.precision = kiln::Precision::kAutoBF16; break;
         default: return fail(KILN_INVALID_ARGUMENT, "kiln_engine_create: unknown precision " + std::to_string(options->precision));
       }
       if (options->winograd) o.conv_algorithm = kiln::ConvAlgorithm::kWinograd;

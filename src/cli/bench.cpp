@@ -63,6 +63,7 @@ int do_bench(const BenchArgs& a) {
   const double load_ms = ms_since(t0);
   if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
   const ModelInfo& info = model->info();
+  print_plan_note(info);
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> dist(0.0f, 1.0f);
   std::vector<Tensor> inputs;
@@ -102,6 +103,12 @@ int do_bench(const BenchArgs& a) {
                         {"peak_rss_mb", peak_rss_mb()},
                         {"warm_up", opt.warm_up},
                         {"threads", info.threads},
+                        {"precision", precision_name(opt.precision)},
+                        {"conv", conv_algorithm_name(opt.conv_algorithm)},
+                        {"conv_variants", info.conv_variants},
+                        {"conv_ms", info.conv_ms},
+                        {"conv_fp32_direct_ms", info.conv_fp32_direct_ms},
+                        {"note", info.slower_than_fp32},
                         {"wait_policy", wait_policy()}};
     std::cout << j.dump() << "\n";
   } else {
@@ -114,6 +121,7 @@ int do_bench(const BenchArgs& a) {
                 *std::min_element(times.begin(), times.end()), *std::max_element(times.begin(), times.end()), times.size());
     std::printf("throughput   %.1f GFLOP/s (%d threads, OpenMP wait policy %s)\n", gflops, info.threads, wait_policy());
     std::printf("peak RSS     %.1f MB\n", peak_rss_mb());
+    std::printf("convolutions %s\n", conv_summary(info).c_str());
   }
   if (a.profile) {
     // Each step's fastest of five timed runs: one run is at the mercy of a stray interrupt.

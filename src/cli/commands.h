@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kiln/model_info.h"
 #include "kiln/tensor.h"
 
 namespace CLI { class App; }
@@ -113,6 +114,11 @@ void add_conv_option(CLI::App* command, std::string& conv);
 // --precision fp32|bf16|int8, and --calibration-file for int8.
 void add_precision_option(CLI::App* command, std::string& precision, std::string& calibration);
 double peak_rss_mb();
+// How the plan's convolutions compute: "12 fp32 winograd, 11 fp32 direct", with what was
+// measured while compiling when anything was.
+std::string conv_summary(const ModelInfo& i);
+// The plan's note on stderr, if it has one ("kiln: note: --precision bf16 is slower ...").
+void print_plan_note(const ModelInfo& i);
 // Runs the program again with OMP_WAIT_POLICY=PASSIVE unless the environment sets
 // OMP_WAIT_POLICY or GOMP_SPINCOUNT (wait_policy.cpp says why); returns only if it did not.
 void apply_default_wait_policy(char** argv);

@@ -49,10 +49,12 @@ void add_conv_option(CLI::App* command, std::string& conv) {
 void add_precision_option(CLI::App* command, std::string& precision, std::string& calibration) {
   command
       ->add_option("--precision", precision,
-                   "fp32; bf16 (weights and activations in bfloat16, fp32 accumulation; thin layers such as "
+                   "fp32; auto (fp32 results, each convolution direct or Winograd, whichever measures faster "
+                   "here); auto-bf16 (as auto, and fp32 or bf16 per convolution, whichever measures faster); "
+                   "bf16 (weights and activations in bfloat16, fp32 accumulation; thin layers such as "
                    "the head stay fp32; needs AVX512_BF16); or int8 (uint8 activations after ReLU, int8 weights "
                    "per output channel, from a calibration made by kiln quantize; needs AVX512_VNNI)")
-      ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
+      ->check(CLI::IsMember({"fp32", "auto", "auto-bf16", "bf16", "int8"}))
       ->capture_default_str();
   command->add_option("--calibration-file", calibration,
                       "int8: the calibration of the weights (default: <weights or model>.calibration.json)");
@@ -62,6 +64,22 @@ void add_precision_option(CLI::App* command, std::string& precision, std::string
 // runners' count in their options (libgomp keeps the setting per thread).
 void set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
+}
+
+std::string conv_summary(const ModelInfo& i) {
+  std::string s;
+  for (const auto& [variant, layers] : i.conv_variants) s += (s.empty() ? "" : ", ") + std::to_string(layers) + " " + variant;
+  if (i.conv_fp32_direct_ms > 0) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " (timed alone while compiling: %.2f ms; fp32 direct %.2f ms for the same layers)",
+                  i.conv_ms, i.conv_fp32_direct_ms);
+    s += buf;
+  }
+  return s;
+}
+
+void print_plan_note(const ModelInfo& i) {
+  if (!i.slower_than_fp32.empty()) std::cerr << "kiln: note: " << i.slower_than_fp32 << "\n";
 }
 
 double peak_rss_mb() {

@@ -49,6 +49,10 @@ int do_inspect(const InspectArgs& a) {
     j["plan_steps"] = i.steps;
     j["reference_steps"] = i.reference_steps;
     j["arena_bytes"] = i.arena_bytes;
+    j["conv_variants"] = i.conv_variants;
+    j["conv_ms"] = i.conv_ms;
+    j["conv_fp32_direct_ms"] = i.conv_fp32_direct_ms;
+    if (!i.slower_than_fp32.empty()) j["note"] = i.slower_than_fp32;
     if (a.tensors)
       for (const auto& t : i.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}});
     std::cout << j.dump(2) << "\n";
@@ -67,6 +71,8 @@ int do_inspect(const InspectArgs& a) {
   for (const auto& [rule, n] : i.optimizations) std::printf("%s x%d  ", rule.c_str(), n);
   std::printf("\nplan          %zu steps (%zu on reference kernels), arena %.2f MB\n", i.steps, i.reference_steps,
               i.arena_bytes / 1e6);
+  std::printf("convolutions  %s\n", conv_summary(i).c_str());
+  print_plan_note(i);
   if (a.tensors) {
     std::printf("tensors       (names --output-name takes)\n");
     for (const auto& t : i.tensors) std::printf("  %-50s %s\n", t.name.c_str(), shape_to_string(t.shape).c_str());

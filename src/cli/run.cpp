@@ -87,6 +87,7 @@ int do_run(const RunArgs& a) {
   auto model = Model::load(a.model, opt);
   double load_ms = ms_since(t0);
   if (!model) { std::cerr << "kiln: " << model.error().message() << "\n"; return 1; }
+  print_plan_note(model->info());
   const ModelInfo& info = model->info();
   const bool nhwc = info.channels_last;
   if (info.inputs.size() != 1) {

@@ -33,8 +33,10 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   c->add_option("--grpc", a.grpc, "gRPC address host:port ('' for none)")->capture_default_str();
   c->add_option("--runners", a.runners, "concurrent runs per engine (each with its own arena)")->capture_default_str();
   add_conv_option(c, a.conv);
-  c->add_option("--precision", a.precision, "for models whose config.json does not say: fp32, bf16, int8")
-      ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
+  c->add_option("--precision", a.precision,
+                "for models whose config.json does not say: auto (fp32 results, computed the fastest way "
+                "measured here), auto-bf16, fp32, bf16, int8")
+      ->check(CLI::IsMember({"fp32", "auto", "auto-bf16", "bf16", "int8"}))
       ->capture_default_str();
   c->add_option("--cache-dir", a.cache_dir, "weight-pack cache: packed weights are mapped on the next start");
   c->add_option("--model-control", a.model_control, "none, or explicit: POST v2/repository/models/{m}/load|unload")

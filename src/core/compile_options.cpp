@@ -16,6 +16,8 @@ const char* precision_name(Precision p) {
     case Precision::kF32: return "fp32";
     case Precision::kBF16: return "bf16";
     case Precision::kInt8: return "int8";
+    case Precision::kAuto: return "auto";
+    case Precision::kAutoBF16: return "auto-bf16";
   }
   return "?";
 }
@@ -24,6 +26,8 @@ std::optional<Precision> parse_precision(const std::string& name) {
   if (name == "fp32" || name == "f32") return Precision::kF32;
   if (name == "bf16") return Precision::kBF16;
   if (name == "int8") return Precision::kInt8;
+  if (name == "auto") return Precision::kAuto;
+  if (name == "auto-bf16") return Precision::kAutoBF16;
   return std::nullopt;
 }
 

@@ -316,7 +316,7 @@ Expected<std::vector<StepProfile>> Engine::profile(const std::string& name, cons
     std::vector<StepProfile> steps;
     for (size_t i = 0; i < plan.steps.size(); ++i) {
       const Step& s = *plan.steps[i];
-      steps.push_back({s.name, s.kind, s.impl, r.step_ms()[i], s.flops});
+      steps.push_back({s.name, s.kind, s.impl, r.step_ms()[i], s.flops, s.variant, s.measured});
     }
     return steps;
   });

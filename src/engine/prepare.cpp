@@ -12,6 +12,7 @@
 #include "import/weight_file.h"
 #include "ops/compile.h"
 #include "plan/quantization.h"
+#include "plan/timing_cache.h"
 #include "weights/pack.h"
 
 namespace kiln {
@@ -47,6 +48,23 @@ Expected<Calibration> weights_calibration(const std::string& calibration, const 
 }
 
 namespace {
+
+// Only options the user forced: auto keeps fp32 direct wherever nothing measured faster.
+std::string slower_than_fp32_note(const Plan& plan) {
+  const CompileOptions& o = plan.options;
+  std::string option;
+  if (o.precision == Precision::kBF16 || o.precision == Precision::kInt8)
+    option = std::string("--precision ") + precision_name(o.precision);
+  else if (o.conv_algorithm == ConvAlgorithm::kWinograd)
+    option = "--conv winograd";
+  if (option.empty() || plan.conv_fp32_direct_ms <= 0 || plan.conv_ms <= 1.05 * plan.conv_fp32_direct_ms) return "";
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%s is slower than fp32 direct on this CPU: its convolutions measured %.1f ms against %.1f ms in fp32 "
+                "direct (each timed alone while compiling); --precision auto (or auto-bf16) chooses per layer",
+                option.c_str(), plan.conv_ms, plan.conv_fp32_direct_ms);
+  return buf;
+}
 
 size_t current_rss_bytes() {
   long pages = 0, resident = 0;
@@ -175,7 +193,11 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
   if (!arch) {
     phase("compiling plan", 0.2);
     const size_t rss0 = current_rss_bytes();
+    // Compiling times the candidate computations of the convolutions (ops/conv_choice.cpp);
+    // with a cache directory those timings are kept for the next start on this CPU.
+    if (!settings.cache.dir.empty()) timing_cache().load(settings.cache.dir);
     auto plan = compile_plan(g, co);
+    if (!settings.cache.dir.empty()) timing_cache().save(settings.cache.dir);
     if (!plan) return plan.error().with_context(where);
     auto a = std::make_shared<Architecture>();
     a->key = key;
@@ -213,6 +235,10 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
 
   const Plan& plan = *arch->plan;
   p.info.steps = plan.steps.size();
+  p.info.conv_variants = plan.conv_variants;
+  p.info.conv_ms = plan.conv_ms;
+  p.info.conv_fp32_direct_ms = plan.conv_fp32_direct_ms;
+  p.info.slower_than_fp32 = slower_than_fp32_note(plan);
   for (const auto& s : plan.steps) p.info.reference_steps += s->kind.starts_with("reference:");
   p.info.arena_bytes = plan.arena_bytes;
   p.info.weight_bytes = p.packed.weights->bytes();

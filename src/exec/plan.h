@@ -11,6 +11,7 @@
 // weight values, so any number of weight packs can run on one plan.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -115,6 +116,9 @@ class Step {
   std::string kind;      // e.g. "conv", "reorder", "pool", "reference:Pad"
   std::string impl;      // the implementation oneDNN chose, e.g. "brg:avx512_core"
   double flops = 0;
+  // Convolutions: the computation chosen (e.g. "bf16 direct") and, where measured while
+  // compiling, the alternatives' times ("fp32 direct 1.204, bf16 direct 0.731").
+  std::string variant, measured;
   std::vector<TensorRef> reads, writes;
 };
 
@@ -143,6 +147,10 @@ struct Plan {
   CompileOptions options;
   double flops = 0;
   size_t weight_bytes = 0;  // packed weight bytes a weight pack for this plan holds
+  // Over the convolutions timed while compiling: the measured time of what was chosen, and
+  // of fp32 direct for the same layers; and how many layers run each computation.
+  double conv_ms = 0, conv_fp32_direct_ms = 0;
+  std::map<std::string, int> conv_variants;
   // With CompileOptions::keep_values: every activation by name, where it is after a run.
   std::vector<std::pair<std::string, TensorRef>> values;
 

@@ -1,7 +1,10 @@
 // Helpers shared by the op compilers in this directory.
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "exec/steps.h"
 #include "plan/compile_context.h"
@@ -49,8 +52,6 @@ Status add_post_op_steps(CompileContext& ctx, const Node& n, const std::vector<P
 WeightSlot conv_weight_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTransform t, int first_input);
 // Activations of >= 16 channels as nChw16c, others as oneDNN likes.
 md_t conv_activation_md(const Shape& s, memory::data_type dt);
-// fp32, or bf16 for tensors of >= 16 channels in a bf16 plan (and an int8 plan, where the CPU has AVX512_BF16).
-memory::data_type conv_activation_dt(const CompileContext& ctx, const Shape& s);
 // A forward-inference convolution of `a`'s strides, dilations and pads (bias when `with_bias`),
 // and its primitive descriptor, or nullopt where oneDNN has no kernel for it.
 using ConvPd = dnnl::convolution_forward::primitive_desc;
@@ -58,6 +59,44 @@ dnnl::convolution_forward::desc conv_desc(algorithm algo, bool with_bias, const 
                                           const md_t& b, const md_t& dst, const ConvAttrs& a);
 std::optional<ConvPd> try_pd(const dnnl::convolution_forward::desc& d, const dnnl::primitive_attr& attr,
                              const dnnl::engine& engine);
+// How a floating-point convolution computes (conv_choice.cpp): its source and destination
+// types and algorithm.
+struct ConvVariant {
+  memory::data_type src_dt = memory::data_type::f32, dst_dt = memory::data_type::f32;
+  algorithm algo = algorithm::convolution_direct;
+};
+std::string conv_variant_name(const ConvVariant& v);  // "fp32 direct", "bf16 direct", "fp32 winograd"
+// The variants the plan's options allow for a convolution from x to y, the plain fp32 direct
+// one (where allowed) first.
+std::vector<ConvVariant> conv_variants(const CompileContext& ctx, const Shape& x, const Shape& y, bool winograd_eligible);
+struct ConvChoice {
+  ConvVariant variant;
+  double chosen_ms = 0, fp32_direct_ms = 0;  // measured (0: not measured)
+  std::string measured;                      // "fp32 direct 1.204, bf16 direct 0.731"
+};
+// A floating-point convolution node's variants and the bare primitives (no post-ops) of
+// each; none where oneDNN has no kernel. (The node and context must outlive it.)
+struct ConvCandidates {
+  std::vector<ConvVariant> variants;
+  bool with_bias = false;
+  std::function<std::vector<ConvPd>(const ConvVariant&)> bare_pds;
+};
+ConvCandidates conv_candidates(const CompileContext& ctx, const Node& n);            // conv.cpp
+ConvCandidates upsampled_conv_candidates(const CompileContext& ctx, const Node& n);  // upsampled_conv.cpp
+// Times each variant, adding the reorder of `input` where its producer stored it otherwise
+// and, for an output in another type than the plan's float type, the reorder back; keeps the
+// fastest (the first unless another is 10% faster).
+ConvChoice choose_conv_variant(CompileContext& ctx, int input, const ConvCandidates& candidates);
+// Where bf16 is allowed by measurement (auto-bf16, int8 plans): the type the plan's float
+// activations keep, bf16 if the convolutions in bf16 measured 10% faster in total than each
+// in its fastest fp32 computation. Switching types costs reorders, so a layer leaves the
+// plan's type only where it gains more than that.
+memory::data_type choose_float_type(CompileContext& ctx);
+// Records a choice on the node's last step and in the plan's totals.
+void record_conv_choice(CompileContext& ctx, const ConvChoice& c);
+// Records an int8 convolution the same way, timed (bare primitives) against fp32 direct.
+void record_int8_conv(CompileContext& ctx, int input, const std::vector<ConvPd>& bare, bool with_bias,
+                      const std::vector<ConvPd>& fp32_direct_bare);
 Status compile_upsampled_conv(CompileContext& ctx, const Node& n);
 
 // int8 convolutions (conv_int8.cpp). Whether the node computes in int8 in this plan:

@@ -16,6 +16,12 @@ Expected<std::shared_ptr<const Plan>> compile_plan(const Graph& g, const Compile
   auto plan = std::make_shared<Plan>();
   plan->options = options;
   CompileContext ctx(g, *plan);
+  // The type float activations stay in: bf16 where forced, or where allowed and measured
+  // faster over the whole network (ops/conv_choice.cpp), else fp32.
+  if (options.precision == Precision::kBF16) ctx.set_float_type(dnnl::memory::data_type::bf16);
+  if ((options.precision == Precision::kAutoBF16 || options.precision == Precision::kInt8) &&
+      cpu_has(dnnl::cpu_isa::avx512_core_bf16))
+    ctx.set_float_type(ops::choose_float_type(ctx));
   for (int v : g.inputs) {
     if (g.values[v].dtype != DType::kF32)
       return unsupported("input '" + g.values[v].name + "' is " + dtype_name(g.values[v].dtype) + "; kiln takes float32");

@@ -51,18 +51,6 @@ md_t conv_activation_md(const Shape& s, memory::data_type dt) {
   return any_md(s, dt);
 }
 
-// In bf16 plans, tensors of at least 16 channels are bf16; thinner ones (the input image,
-// a segmentation head and its sigmoid) stay fp32, where they cost little and where the
-// output's precision is decided. int8 plans compute what does not run in int8 as a bf16
-// plan would, where the CPU can: bf16 rounds far less than int8 does, and on the thin demo
-// U-Net the fp32 layers around int8 ones made int8 slower than bf16 (42 vs 38 ms).
-memory::data_type conv_activation_dt(const CompileContext& ctx, const Shape& s) {
-  const Precision p = ctx.options().precision;
-  bool bf16 = (p == Precision::kBF16 || (p == Precision::kInt8 && cpu_has(dnnl::cpu_isa::avx512_core_bf16))) &&
-              s.size() == 4 && s[1] % 16 == 0;
-  return bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-}
-
 dnnl::convolution_forward::desc conv_desc(algorithm algo, bool with_bias, const md_t& src, const md_t& w,
                                           const md_t& b, const md_t& dst, const ConvAttrs& a) {
   memory::dims strides{a.strides[0], a.strides[1]};
@@ -86,92 +74,68 @@ std::optional<ConvPd> try_pd(const dnnl::convolution_forward::desc& d, const dnn
 
 namespace {
 
-// Best of a few runs of the bare convolution (no post-ops: they cost the same either way),
-// on zero-filled buffers.
-double time_conv_ms(const ConvPd& pd, bool with_bias, const dnnl::engine& engine) {
-  dnnl::stream stream(engine);
-  std::unordered_map<int, dnnl::memory> args;
-  auto add = [&](int arg, const md_t& md) {
-    dnnl::memory m(md, engine);
-    std::memset(m.get_data_handle(), 0, md.get_size());
-    args[arg] = m;
-  };
-  add(DNNL_ARG_SRC, pd.src_desc());
-  add(DNNL_ARG_WEIGHTS, pd.weights_desc());
-  if (with_bias) add(DNNL_ARG_BIAS, pd.bias_desc());
-  add(DNNL_ARG_DST, pd.dst_desc());
-  add(DNNL_ARG_SCRATCHPAD, pd.scratchpad_desc());
-  dnnl::convolution_forward prim(pd);
-  prim.execute(stream, args);
-  stream.wait();
-  double best = 1e30;
-  for (int k = 0; k < 3; ++k) {
-    auto t0 = Clock::now();
-    prim.execute(stream, args);
-    stream.wait();
-    best = std::min(best, ms_since(t0));
-  }
-  return best;
-}
-
-// Which algorithm a convolution runs with. Winograd F(4x4,3x3) does 2.25x fewer multiplies
-// on 3x3 stride-1 layers but spends time on its input/output transforms, so under kAuto it
-// must win by 10% in a measurement (and a near tie stays direct, so that repeated
-// compilations, whose packs are cached by layout, mostly choose alike).
-algorithm choose_algorithm(const CompileContext& ctx, const ConvAttrs& a, const Shape& w, bool with_bias,
-                           const md_t& src, const md_t& wmd, const md_t& bmd, const md_t& dst) {
-  ConvAlgorithm want = ctx.options().conv_algorithm;
-  bool eligible = a.group == 1 && w[2] == 3 && w[3] == 3 && a.strides[0] == 1 && a.strides[1] == 1 &&
-                  a.dilations[0] == 1 && a.dilations[1] == 1 && src.data.format_kind == dnnl_blocked &&
-                  dst.data.format_kind == dnnl_blocked;
-  if (want == ConvAlgorithm::kDirect || !eligible) return algorithm::convolution_direct;
-  auto wino = try_pd(conv_desc(algorithm::convolution_winograd, with_bias, src, wmd, bmd, dst, a), base_attr(),
-                     ctx.engine());
-  if (!wino) return algorithm::convolution_direct;
-  if (want == ConvAlgorithm::kWinograd) return algorithm::convolution_winograd;
-  auto direct = try_pd(conv_desc(algorithm::convolution_direct, with_bias, src, wmd, bmd, dst, a), base_attr(),
-                       ctx.engine());
-  if (!direct) return algorithm::convolution_winograd;
-  double t_direct = time_conv_ms(*direct, with_bias, ctx.engine());
-  double t_wino = time_conv_ms(*wino, with_bias, ctx.engine());
-  return t_wino < 0.9 * t_direct ? algorithm::convolution_winograd : algorithm::convolution_direct;
+// The convolution of variant `v` (types, algorithm) with `attr`'s post-ops.
+dnnl::convolution_forward::desc conv_variant_desc(const CompileContext& ctx, const Node& n, const ConvVariant& v) {
+  const auto& a = std::get<ConvAttrs>(n.attrs);
+  const Shape& x = ctx.shape(n.inputs[0]);
+  const Shape& w = ctx.shape(n.inputs[1]);
+  const Shape& y = ctx.shape(n.outputs[0]);
+  md_t w_any(conv_weight_dims(w, a.group), v.src_dt, tag::any);
+  md_t b_any({w[0]}, memory::data_type::f32, tag::any);
+  return conv_desc(v.algo, a.has_bias || a.folded_bn.present, conv_activation_md(x, v.src_dt), w_any, b_any,
+                   conv_activation_md(y, v.dst_dt), a);
 }
 
 }  // namespace
+
+ConvCandidates conv_candidates(const CompileContext& ctx, const Node& n) {
+  const auto& a = std::get<ConvAttrs>(n.attrs);
+  if (a.reads_upsampled_2x) return upsampled_conv_candidates(ctx, n);
+  const Shape& x = ctx.shape(n.inputs[0]);
+  const Shape& w = ctx.shape(n.inputs[1]);
+  const Shape& y = ctx.shape(n.outputs[0]);
+  // Winograd needs blocked activations.
+  const bool winograd_eligible = a.group == 1 && w[2] == 3 && w[3] == 3 && a.strides[0] == 1 && a.strides[1] == 1 &&
+                                 a.dilations[0] == 1 && a.dilations[1] == 1 && x.size() == 4 && x[1] % 16 == 0 &&
+                                 y[1] % 16 == 0;
+  ConvCandidates c;
+  c.variants = conv_variants(ctx, x, y, winograd_eligible);
+  c.with_bias = a.has_bias || a.folded_bn.present;
+  c.bare_pds = [&ctx, &n](const ConvVariant& v) {
+    auto pd = try_pd(conv_variant_desc(ctx, n, v), base_attr(), ctx.engine());
+    return pd ? std::vector<ConvPd>{*pd} : std::vector<ConvPd>{};
+  };
+  return c;
+}
 
 Status compile_conv(CompileContext& ctx, const Node& n) {
   const auto& a = std::get<ConvAttrs>(n.attrs);
   if (a.reads_upsampled_2x) return compile_upsampled_conv(ctx, n);
   if (runs_int8(ctx, n)) return compile_int8_conv(ctx, n);
   const Graph& g = ctx.graph();
-  const Shape& x = ctx.shape(n.inputs[0]);
   const Shape& w = ctx.shape(n.inputs[1]);
-  const Shape& y = ctx.shape(n.outputs[0]);
-  bool with_bias = a.has_bias || a.folded_bn.present;
-  memory::dims wdims = conv_weight_dims(w, a.group);
-  md_t b_any({w[0]}, memory::data_type::f32, tag::any);
+  const bool with_bias = a.has_bias || a.folded_bn.present;
 
   std::vector<std::pair<int, TensorRef>> args;
   dnnl::primitive_attr attr = base_attr();
   KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, args));
-  // Weights take the source's type. If oneDNN has no kernel for a mix of types (say fp32
-  // in, bf16 out), the layer computes in fp32 and reorders convert around it.
+  // Which computation (fp32 or bf16, direct or Winograd): as the options force, or the
+  // fastest measured (conv_choice.cpp).
+  ConvChoice choice = choose_conv_variant(ctx, n.inputs[0], conv_candidates(ctx, n));
+  auto desc_of = [&](const ConvVariant& v) { return conv_variant_desc(ctx, n, v); };
+  // With the node's post-ops oneDNN may refuse the choice (Winograd fuses fewer post-ops, a
+  // mix of types may have no kernel): then direct in the same types, then fp32 direct.
   std::optional<ConvPd> chosen;
-  algorithm algo = algorithm::convolution_direct;
-  for (bool all_f32 : {false, true}) {
-    memory::data_type src_dt = all_f32 ? memory::data_type::f32 : conv_activation_dt(ctx, x);
-    memory::data_type dst_dt = all_f32 ? memory::data_type::f32 : conv_activation_dt(ctx, y);
-    md_t src_md = conv_activation_md(x, src_dt), dst_md = conv_activation_md(y, dst_dt);
-    md_t w_any(wdims, src_dt, tag::any);
-    algo = choose_algorithm(ctx, a, w, with_bias, src_md, w_any, b_any, dst_md);
-    chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
-    if (!chosen && algo == algorithm::convolution_winograd) {  // e.g. a post-op Winograd cannot fuse
-      algo = algorithm::convolution_direct;
-      chosen = try_pd(conv_desc(algo, with_bias, src_md, w_any, b_any, dst_md, a), attr, ctx.engine());
+  const ConvVariant f32_direct{};
+  for (ConvVariant v : {choice.variant, ConvVariant{choice.variant.src_dt, choice.variant.dst_dt}, f32_direct}) {
+    chosen = try_pd(desc_of(v), attr, ctx.engine());
+    if (chosen) {
+      choice.variant = v;
+      break;
     }
-    if (chosen) break;
   }
   if (!chosen) return unsupported("oneDNN has no convolution for this configuration");
+  const algorithm algo = choice.variant.algo;
   const ConvPd& pd = *chosen;
 
   args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));
@@ -189,6 +153,7 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   args.emplace_back(DNNL_ARG_DST, dst);
   add_primitive(ctx, n, algo == algorithm::convolution_winograd ? "conv.winograd" : "conv",
                 dnnl::convolution_forward(pd), pd, std::move(args));
+  record_conv_choice(ctx, choice);
   return add_post_op_steps(ctx, n, a.post_ops, fused, dst);
 }
 

@@ -128,6 +128,16 @@ Status compile_int8_conv(CompileContext& ctx, const Node& n) {
   TensorRef dst = ctx.define(n.outputs[0], pd->dst_desc());
   args.emplace_back(DNNL_ARG_DST, dst);
   add_primitive(ctx, n, "conv.int8", dnnl::convolution_forward(*pd), *pd, std::move(args));
+  // Timed bare (without the rescaling and the node's post-ops) against fp32 direct, so that
+  // an int8 plan can tell when it is slower than fp32 (kiln/model_info.h).
+  auto bare = try_pd(conv_desc(algorithm::convolution_direct, true, src_md, w_any, b_any, dst_md, a), base_attr(),
+                     ctx.engine());
+  md_t w_f32({w[0], w[1], w[2], w[3]}, memory::data_type::f32, tag::any);
+  auto plain = try_pd(conv_desc(algorithm::convolution_direct, true, conv_activation_md(x, memory::data_type::f32), w_f32,
+                                b_any, conv_activation_md(y, memory::data_type::f32), a),
+                      base_attr(), ctx.engine());
+  record_int8_conv(ctx, n.inputs[0], bare ? std::vector<ConvPd>{*bare} : std::vector<ConvPd>{}, true,
+                   plain ? std::vector<ConvPd>{*plain} : std::vector<ConvPd>{});
   return add_post_op_steps(ctx, n, a.post_ops, fused, dst);
 }
 

@@ -56,7 +56,48 @@ class InterleaveStep : public Step {
   size_t elem_;
 };
 
+// One phase's convolution: stride 1, taps at offsets 0 (and 1), zero beyond the end.
+dnnl::convolution_forward::desc upsampled_phase_desc(const Node& n, const Shape& w, int phase, bool with_bias,
+                                                     const md_t& src_md, memory::data_type w_dt, const md_t& phase_md) {
+  (void)n;
+  const int kh = phase / 2 + 1, kw = phase % 2 + 1;
+  md_t w_any({w[0], w[1], kh, kw}, w_dt, tag::any);
+  md_t b_any({w[0]}, memory::data_type::f32, tag::any);
+  ConvAttrs phase_conv;
+  phase_conv.kernel = {kh, kw};
+  phase_conv.pads = {0, 0, kh - 1, kw - 1};
+  return conv_desc(algorithm::convolution_direct, with_bias, src_md, w_any, b_any, phase_md, phase_conv);
+}
+
+// The phases share one layout so that the interleave is a copy of channel blocks (nhwc for
+// int8: one block of all channels).
+tag phase_layout(bool int8, const Shape& w) { return int8 ? tag::acdb : w[0] % 16 == 0 ? tag::aBcd16b : tag::abcd; }
+
 }  // namespace
+
+ConvCandidates upsampled_conv_candidates(const CompileContext& ctx, const Node& n) {
+  const auto& a = std::get<ConvAttrs>(n.attrs);
+  const Shape& x = ctx.shape(n.inputs[0]);
+  const Shape& y = ctx.shape(n.outputs[0]);
+  ConvCandidates c;
+  c.variants = conv_variants(ctx, x, y, /*winograd_eligible=*/false);
+  c.with_bias = a.has_bias || a.folded_bn.present;
+  c.bare_pds = [&ctx, &n, with_bias = c.with_bias](const ConvVariant& v) {
+    const Shape& x = ctx.shape(n.inputs[0]);
+    const Shape& w = ctx.shape(n.inputs[1]);
+    const Shape phase_shape = {x[0], w[0], x[2], x[3]};
+    std::vector<ConvPd> pds;
+    for (int phase = 0; phase < 4; ++phase) {
+      auto pd = try_pd(upsampled_phase_desc(n, w, phase, with_bias, conv_activation_md(x, v.src_dt), v.src_dt,
+                                            md_t(to_dims(phase_shape), v.dst_dt, phase_layout(false, w))),
+                       base_attr(), ctx.engine());
+      if (!pd) return std::vector<ConvPd>{};
+      pds.push_back(*pd);
+    }
+    return pds;
+  };
+  return c;
+}
 
 Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
   const auto& a = std::get<ConvAttrs>(n.attrs);
@@ -70,35 +111,32 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
   const Shape phase_shape = {x[0], w[0], x[2], x[3]};
   // int8: uint8 nhwc in (see conv_int8.cpp), uint8 or fp32 nhwc out, int8 weights per phase.
   const bool int8 = runs_int8(ctx, n);
-  memory::data_type src_dt = int8 ? memory::data_type::u8 : conv_activation_dt(ctx, x);
-  memory::data_type dst_dt = int8 ? int8_output_dt(ctx, n.outputs[0]) : conv_activation_dt(ctx, y);
+  const int block = int8 ? static_cast<int>(w[0]) : w[0] % 16 == 0 ? 16 : 1;
+  const tag layout = phase_layout(int8, w);
+  auto phase_desc = [&](int phase, const md_t& src_md, memory::data_type w_dt, const md_t& phase_md) {
+    return upsampled_phase_desc(n, w, phase, with_bias || int8, src_md, w_dt, phase_md);
+  };
+  // Floating point: fp32 or bf16 as the options force or as measured (conv_choice.cpp).
+  ConvChoice choice;
+  if (!int8) choice = choose_conv_variant(ctx, n.inputs[0], upsampled_conv_candidates(ctx, n));
+  memory::data_type src_dt = int8 ? memory::data_type::u8 : choice.variant.src_dt;
+  memory::data_type dst_dt = int8 ? int8_output_dt(ctx, n.outputs[0]) : choice.variant.dst_dt;
   const bool f32_out = dst_dt == memory::data_type::f32;
   md_t src_md = int8 ? int8_activation_md(x, src_dt) : conv_activation_md(x, src_dt);
-  // The phases share one layout so that the interleave is a copy of channel blocks (nhwc:
-  // one block of all channels).
-  const int block = int8 ? static_cast<int>(w[0]) : w[0] % 16 == 0 ? 16 : 1;
-  const tag layout = int8 ? tag::acdb : block == 16 ? tag::aBcd16b : tag::abcd;
   md_t phase_md(to_dims(phase_shape), dst_dt, layout);
   md_t out_md(to_dims(y), dst_dt, layout);
-  md_t b_any({w[0]}, memory::data_type::f32, tag::any);
 
   // All four primitives first: if any configuration has no oneDNN kernel, the node goes to
   // the reference kernel whole, with nothing of it left in the plan.
   std::vector<ConvPd> pds;
   int rescale = -1;
   for (int phase = 0; phase < 4; ++phase) {
-    const int kh = phase / 2 + 1, kw = phase % 2 + 1;
     std::vector<std::pair<int, TensorRef>> no_args;  // unary post-ops read no tensors
     dnnl::primitive_attr attr = base_attr();
     if (int8) rescale = append_int8_rescale(attr, w[0]);
     KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, no_args));
     if (fused != a.post_ops.size()) return add_reference_step(ctx, n);
-    md_t w_any({w[0], w[1], kh, kw}, int8 ? memory::data_type::s8 : src_dt, tag::any);
-    ConvAttrs phase_conv;  // stride 1, taps at offsets 0 (and 1), zero beyond the end
-    phase_conv.kernel = {kh, kw};
-    phase_conv.pads = {0, 0, kh - 1, kw - 1};
-    auto pd = try_pd(conv_desc(algorithm::convolution_direct, with_bias || int8, src_md, w_any, b_any, phase_md, phase_conv),
-                     attr, ctx.engine());
+    auto pd = try_pd(phase_desc(phase, src_md, int8 ? memory::data_type::s8 : src_dt, phase_md), attr, ctx.engine());
     if (!pd) return add_reference_step(ctx, n);  // the reference upsamples, then convolves
     pds.push_back(*pd);
     // One source layout for all ("any" is resolved by the first), the phase layout as asked,
@@ -139,6 +177,22 @@ Status compile_upsampled_conv(CompileContext& ctx, const Node& n) {
     double flops = 2.0 * static_cast<double>(shape_elements(phase_shape)) * static_cast<double>(w[1] * kh * kw);
     add_primitive(ctx, n, (int8 ? "conv.int8.phase" : "conv.phase") + std::to_string(phase), dnnl::convolution_forward(pd), pd, std::move(args),
                   flops);
+  }
+  if (!int8) {
+    record_conv_choice(ctx, choice);
+  } else {
+    std::vector<ConvPd> bare, plain;
+    for (int phase = 0; phase < 4; ++phase) {
+      auto b = try_pd(phase_desc(phase, src_md, memory::data_type::s8, phase_md), base_attr(), ctx.engine());
+      auto p = try_pd(phase_desc(phase, conv_activation_md(x, memory::data_type::f32), memory::data_type::f32,
+                                 md_t(to_dims(phase_shape), memory::data_type::f32, phase_layout(false, w))),
+                      base_attr(), ctx.engine());
+      if (b) bare.push_back(*b);
+      if (p) plain.push_back(*p);
+    }
+    if (bare.size() != 4) bare.clear();
+    if (plain.size() != 4) plain.clear();
+    record_int8_conv(ctx, n.inputs[0], bare, true, plain);
   }
   TensorRef dst = ctx.define(n.outputs[0], out_md);
   auto step = std::make_unique<InterleaveStep>(phase_shape, block, memory::data_type_size(dst_dt));

@@ -25,6 +25,19 @@ int CompileContext::new_buffer(size_t bytes) {
   return static_cast<int>(plan_.buffers.size()) - 1;
 }
 
+void CompileContext::note_conv_choice(const std::string& variant, const std::string& measured, double chosen_ms,
+                                      double fp32_direct_ms) {
+  if (!plan_.steps.empty()) {
+    plan_.steps.back()->variant = variant;
+    plan_.steps.back()->measured = measured;
+  }
+  ++plan_.conv_variants[variant];
+  if (chosen_ms > 0 && fp32_direct_ms > 0) {
+    plan_.conv_ms += chosen_ms;
+    plan_.conv_fp32_direct_ms += fp32_direct_ms;
+  }
+}
+
 md_t CompileContext::stored_md(int v) const {
   if (is_weight(v) || !values_[v].defined) return plain_md(shape(v));
   return values_[v].ref.md;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 
 #include "plan/layout.h"
 #include "exec/plan.h"
@@ -26,6 +27,11 @@ class CompileContext {
   const CompileOptions& options() const { return plan_.options; }
   const Shape& shape(int v) const { return g_.values[v].shape; }
   bool is_weight(int v) const { return g_.values[v].kind == ValueKind::kWeight; }
+  // The type float activations (of >= 16 channels) stay in where that is chosen by
+  // measurement (ops::choose_float_type); fp32 otherwise.
+  dnnl::memory::data_type float_type() const { return float_type_.value_or(dnnl::memory::data_type::f32); }
+  bool float_type_chosen() const { return float_type_.has_value(); }
+  void set_float_type(dnnl::memory::data_type t) { float_type_ = t; }
 
   // The layout value `v` currently has (activations and inputs; weights are plain), as real
   // numbers: a quantized (uint8) activation shows as fp32 in its layout, so an op that knows
@@ -58,6 +64,10 @@ class CompileContext {
 
   // Adds a step; its reads/writes extend the lifetimes of the buffers they touch.
   void add_step(std::unique_ptr<Step> step);
+  // Labels the last step with the computation a convolution runs and what was measured, and
+  // adds the times (where both were measured) to the plan's totals.
+  void note_conv_choice(const std::string& variant, const std::string& measured, double chosen_ms,
+                        double fp32_direct_ms);
   // oneDNN's scratchpad for a primitive; one shared region sized for the largest need.
   TensorRef scratchpad(const md_t& md) {
     scratchpad_bytes_ = std::max(scratchpad_bytes_, md.get_size());
@@ -91,6 +101,7 @@ class CompileContext {
   std::vector<int> storage_first_, storage_last_;
   std::vector<int> buffer_first_, buffer_last_;
   size_t scratchpad_bytes_ = 0;
+  std::optional<dnnl::memory::data_type> float_type_;
 };
 
 }  // namespace kiln

@@ -325,6 +325,16 @@ void ModelHost::log_changes(Entry& e) {
         std::snprintf(line, sizeof line, "ready in %.0f ms (plan %s, weights %s)", st->prepare_ms,
                       st->plan_shared ? "shared" : "new", mb(st->weight_bytes).c_str());
         log_line("model '" + n + "': " + line);
+        if (!st->plan_shared) {  // how the new plan computes, and (once) a forced option's cost
+          auto info = e.engine->engine->info(e.engine_name);
+          if (info) {
+            std::string how;
+            for (const auto& [variant, layers] : info->conv_variants)
+              how += (how.empty() ? "" : ", ") + std::to_string(layers) + " " + variant;
+            if (!how.empty()) log_line("model '" + n + "': convolutions " + how);
+            if (!info->slower_than_fp32.empty()) log_line("model '" + n + "': note: " + info->slower_than_fp32);
+          }
+        }
         break;
       case ModelState::kFailed:
         e.reason = st->error;

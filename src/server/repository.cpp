@@ -92,7 +92,7 @@ Status apply_config(const json& j, const fs::path& root, const fs::path& folder,
     if (j.contains("outputs")) c.spec.outputs = j.at("outputs").get<std::vector<std::string>>();
     if (j.contains("precision")) {
       auto p = parse_precision(j.at("precision").get<std::string>());
-      if (!p) return invalid_argument("\"precision\" is fp32, bf16 or int8");
+      if (!p) return invalid_argument("\"precision\" is fp32, auto, auto-bf16, bf16 or int8");
       c.precision = *p;
     }
     if (j.contains("conv")) {
