@@ -54,6 +54,7 @@ struct Args {
   int requests = 200, clients = 1;
   long header_length = -1;
   double rate = 0, seconds = 10;
+  kiln::EngineOptions engine;  // in-process: runners, threads per runner, precision
 };
 
 kiln::Shape parse_shape(const std::string& s) {
@@ -271,13 +272,17 @@ int main(int argc, char** argv) {
     else if (s == "--header-length") a.header_length = std::stol(value());
     else if (s == "--rate") a.rate = std::stod(value());
     else if (s == "--seconds") a.seconds = std::stod(value());
+    else if (s == "--runners") a.engine.runners = std::stoi(value());
+    else if (s == "--threads") a.engine.threads = std::stoi(value());
+    else if (s == "--precision") a.engine.precision = kiln::parse_precision(value()).value_or(kiln::Precision::kF32);
     else pos.push_back(s);
   }
   if (pos.empty()) {
     std::fprintf(stderr,
                  "usage: serve_load inprocess MODEL | grpc HOST:PORT NAME | http HOST:PORT PATH --body F | body -o F\n"
                  "       [--shape ..] [--requests N] [--clients C] [--rate R --seconds S] [--input NAME]\n"
-                 "       [--header-length N] [--type CONTENT-TYPE]\n");
+                 "       [--header-length N] [--type CONTENT-TYPE]\n"
+                 "       in process: [--runners R] [--threads T per runner] [--precision P]\n");
     return 2;
   }
   a.mode = pos[0];
@@ -295,7 +300,7 @@ int main(int argc, char** argv) {
     return f ? 0 : 1;
   }
   if (a.mode == "inprocess" && pos.size() == 2) {
-    kiln::Engine engine;
+    kiln::Engine engine(a.engine);
     kiln::LoadSpec spec;
     spec.model = pos[1];
     spec.input_shapes[""] = a.shape;
@@ -311,7 +316,7 @@ int main(int argc, char** argv) {
     return measure(a, call);
   }
   if (a.mode == "pair" && pos.size() >= 4) {
-    kiln::Engine engine;
+    kiln::Engine engine(a.engine);
     kiln::LoadSpec spec;
     spec.model = pos[1];
     spec.input_shapes[""] = a.shape;

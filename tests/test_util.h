@@ -22,8 +22,9 @@ struct CliResult {
   int code;
   std::string output;
 };
-inline CliResult run_cli(const std::string& args) {
-  std::string cmd = std::string(KILN_CLI_PATH) + " " + args + " 2>&1";
+// `env`: variable assignments for the command ("XDG_CACHE_HOME=/tmp/x"), or "".
+inline CliResult run_cli(const std::string& args, const std::string& env = "") {
+  std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(KILN_CLI_PATH) + " " + args + " 2>&1";
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return {-1, ""};

@@ -35,6 +35,12 @@ const char* model_state_name(ModelState s);
 
 // Engine::run with inputs of another height and width than the model was loaded with
 // compiles (or shares) a plan for that size on first use and keeps the last four per model.
+// Compiling a plan times the computations it may choose among (kiln/compile_options.h) and
+// keeps the timings, per CPU model and oneDNN version, in the engine's cache_dir or else in
+// this directory, so that a later start does not time again. Default: none (the kiln
+// command sets $XDG_CACHE_HOME/kiln, else ~/.cache/kiln).
+void set_timing_cache_dir(const std::string& dir);
+
 struct EngineOptions {
   int runners = 1;                   // execution contexts: concurrent runs
   // Compute threads of each runner; 0: the cores OpenMP sees (OMP_NUM_THREADS, else all)

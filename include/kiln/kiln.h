@@ -66,11 +66,15 @@ const char* kiln_last_error(void);
 const char* kiln_version(void);
 const char* kiln_onednn_version(void);
 
+/* Compute threads use OpenMP. Start the program with OMP_WAIT_POLICY=PASSIVE in its
+   environment (libgomp reads it once, when loaded): idle workers then sleep at once, which
+   holds up when another process keeps a core busy (README, --threads). */
 typedef struct kiln_engine_options {
   int runners;                /* concurrent runs (default 1) */
-  const char* cache_dir;      /* packed-weight cache directory, or NULL for none */
+  const char* cache_dir;      /* packed-weight (and timing) cache directory, or NULL for none */
   kiln_precision precision;   /* default KILN_FP32 */
   int winograd;               /* nonzero: 3x3 convolutions by Winograd (faster, more memory) */
+  int threads;                /* compute threads per runner; 0 (default): the cores divided among the runners */
 } kiln_engine_options;
 
 void kiln_engine_options_init(kiln_engine_options* options);

@@ -70,6 +70,9 @@ struct ModelInfo {
   // Non-empty when an option the user forced (bf16, int8, Winograd) measured slower than
   // fp32 direct on this CPU: says so with the numbers.
   std::string slower_than_fp32;
+  // Computations timed while compiling this plan that the timing cache did not hold (0 on a
+  // start that found them all cached, or for a shared plan).
+  size_t timings_measured = 0;
   // Milliseconds spent in each phase of preparation.
   double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
 };

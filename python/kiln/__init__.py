@@ -43,7 +43,7 @@ class _Tensor(ctypes.Structure):
 
 class _Options(ctypes.Structure):
     _fields_ = [("runners", ctypes.c_int), ("cache_dir", ctypes.c_char_p), ("precision", ctypes.c_int),
-                ("winograd", ctypes.c_int)]
+                ("winograd", ctypes.c_int), ("threads", ctypes.c_int)]
 
 
 class _LoadSpec(ctypes.Structure):
@@ -129,10 +129,10 @@ def onednn_version():
 class Engine:
     """Models prepared in the background, one plan per architecture, weights swapped hot."""
 
-    def __init__(self, runners=1, cache_dir=None, precision="fp32", winograd=False):
+    def __init__(self, runners=1, cache_dir=None, precision="fp32", winograd=False, threads=0):
         if precision not in _PRECISIONS:
             raise Error("invalid argument", f"precision is one of {sorted(_PRECISIONS)}, not {precision!r}")
-        opt = _Options(runners, _bytes(cache_dir), _PRECISIONS[precision], int(bool(winograd)))
+        opt = _Options(runners, _bytes(cache_dir), _PRECISIONS[precision], int(bool(winograd)), int(threads))
         self._e = _P()
         _check(_lib.kiln_engine_create(ctypes.byref(opt), ctypes.byref(self._e)))
 

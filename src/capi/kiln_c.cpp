@@ -123,6 +123,7 @@ void kiln_engine_options_init(kiln_engine_options* options) {
   options->cache_dir = nullptr;
   options->precision = KILN_FP32;
   options->winograd = 0;
+  options->threads = 0;
 }
 
 kiln_status kiln_engine_create(const kiln_engine_options* options, kiln_engine** engine) {
@@ -144,6 +145,10 @@ kiln_status kiln_engine_create(const kiln_engine_options* options, kiln_engine**
         default: return fail(KILN_INVALID_ARGUMENT, "kiln_engine_create: unknown precision " + std::to_string(options->precision));
       }
       if (options->winograd) o.conv_algorithm = kiln::ConvAlgorithm::kWinograd;
+      if (options->threads < 0 || options->threads > 1024)
+        return fail(KILN_INVALID_ARGUMENT, "kiln_engine_create: threads must be 0 (all cores) to 1024, not " +
+                                               std::to_string(options->threads));
+      o.threads = options->threads;
     }
     *engine = new kiln_engine(std::move(o));
     last_error.clear();

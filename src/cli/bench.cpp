@@ -108,6 +108,7 @@ int do_bench(const BenchArgs& a) {
                         {"conv_variants", info.conv_variants},
                         {"conv_ms", info.conv_ms},
                         {"conv_fp32_direct_ms", info.conv_fp32_direct_ms},
+                        {"timings_measured", info.timings_measured},
                         {"note", info.slower_than_fp32},
                         {"wait_policy", wait_policy()}};
     std::cout << j.dump() << "\n";
@@ -125,12 +126,25 @@ int do_bench(const BenchArgs& a) {
   }
   if (a.profile) {
     // Each step's fastest of five timed runs: one run is at the mercy of a stray interrupt.
+    // The runs' own totals and each step's median are kept too, to account for the whole run.
     std::vector<StepProfile> best;
+    std::vector<std::vector<double>> step_runs;
+    std::vector<double> run_totals;
     for (int rep = 0; rep < 5; ++rep) {
+      auto t_run = Clock::now();
       auto prof = model->profile(inputs);
+      const double wall = ms_since(t_run);
       if (!prof) { std::cerr << "kiln: " << prof.error().message() << "\n"; return 1; }
       if (best.empty()) best = *prof;
-      for (size_t i = 0; i < best.size(); ++i) best[i].ms = std::min(best[i].ms, (*prof)[i].ms);
+      step_runs.resize(best.size());
+      double sum = 0;
+      for (size_t i = 0; i < best.size(); ++i) {
+        best[i].ms = std::min(best[i].ms, (*prof)[i].ms);
+        step_runs[i].push_back((*prof)[i].ms);
+        sum += (*prof)[i].ms;
+      }
+      run_totals.push_back(sum);
+      (void)wall;
     }
     double total = 0, conv_ms = 0;
     std::map<std::string, double> other;  // what is not convolution, by kind
@@ -140,19 +154,40 @@ int do_bench(const BenchArgs& a) {
       else other[s.kind.substr(0, s.kind.find(':'))] += s.ms;
     }
     bool peak = a.peak_gflops > 0;
-    std::printf("\n%-4s %-28s %-18s %9s %9s %7s%s  %s\n", "#", "step", "kind", "ms", "GFLOP/s", "share",
-                peak ? "   peak" : "", "implementation");
+    std::printf("\n%-4s %-28s %-18s %9s %9s %7s%s  %-28s %s\n", "#", "step", "kind", "ms", "GFLOP/s", "share",
+                peak ? "   peak" : "", "implementation", "computation chosen");
     for (size_t i = 0; i < best.size(); ++i) {
       const auto& s = best[i];
       double g = s.ms > 0 ? s.flops / (s.ms * 1e6) : 0.0;
       char of_peak[16] = "";
       if (peak && s.kind.rfind("conv", 0) == 0) std::snprintf(of_peak, sizeof of_peak, " %5.0f%%", 100.0 * g / a.peak_gflops);
       else if (peak) std::snprintf(of_peak, sizeof of_peak, "      -");
-      std::printf("%-4zu %-28.28s %-18.18s %9.3f %9.1f %6.1f%%%s  %s\n", i, s.name.c_str(), s.kind.c_str(), s.ms, g,
-                  100.0 * s.ms / total, of_peak, s.impl.c_str());
+      // A convolution's choice, with what its candidates measured alone while compiling.
+      std::string choice = s.measured.empty() ? s.variant : s.variant + " of " + s.measured + " ms";
+      std::printf("%-4zu %-28.28s %-18.18s %9.3f %9.1f %6.1f%%%s  %-28s %s\n", i, s.name.c_str(), s.kind.c_str(), s.ms, g,
+                  100.0 * s.ms / total, of_peak, s.impl.c_str(), choice.c_str());
     }
     std::printf("total %.2f ms: convolutions %.2f ms (%.1f%%)", total, conv_ms, 100.0 * conv_ms / total);
     for (const auto& [kind, ms] : other) std::printf(", %s %.2f", kind.c_str(), ms);
+    std::printf("\n");
+    // The whole run: a step's best is not what it takes in every run, and a run is more than
+    // its steps (the input and output copies, the hop to the runner's thread).
+    std::vector<double> medians;
+    double median_sum = 0;
+    for (auto& r : step_runs) {
+      medians.push_back(percentile(r, 0.5));
+      median_sum += medians.back();
+    }
+    std::sort(run_totals.begin(), run_totals.end());
+    std::printf("whole run: steady median %.2f ms end to end; the five profiled runs' steps summed %.2f-%.2f ms "
+                "(each step's median %.2f, best %.2f); outside the steps %.2f ms\n",
+                median, run_totals.front(), run_totals.back(), median_sum, total, median - median_sum);
+    std::vector<size_t> order(best.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return medians[x] - best[x].ms > medians[y] - best[y].ms; });
+    std::printf("           most variable steps (median - best):");
+    for (size_t k = 0; k < std::min<size_t>(4, order.size()); ++k)
+      std::printf(" #%zu %s +%.2f ms;", order[k], best[order[k]].kind.c_str(), medians[order[k]] - best[order[k]].ms);
     std::printf("\n");
     if (peak)
       std::printf("peak  %.1f GFLOP/s given (bench/peak); GFLOP/s count each layer's nominal operations, so "

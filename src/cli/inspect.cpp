@@ -52,6 +52,7 @@ int do_inspect(const InspectArgs& a) {
     j["conv_variants"] = i.conv_variants;
     j["conv_ms"] = i.conv_ms;
     j["conv_fp32_direct_ms"] = i.conv_fp32_direct_ms;
+    j["timings_measured"] = i.timings_measured;
     if (!i.slower_than_fp32.empty()) j["note"] = i.slower_than_fp32;
     if (a.tensors)
       for (const auto& t : i.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}});

@@ -4,12 +4,18 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "kiln/engine.h"
 
 int main(int argc, char** argv) {
   kiln::cli::apply_default_wait_policy(argv);
+  // Measured timings of the computations a plan chooses among, kept per CPU (kiln/engine.h).
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) kiln::set_timing_cache_dir(std::string(xdg) + "/kiln");
+  else if (const char* home = std::getenv("HOME"); home && *home) kiln::set_timing_cache_dir(std::string(home) + "/.cache/kiln");
   CLI::App app{"kiln: prepare a CNN once, keep it hot, run it fast on the CPU"};
   app.require_subcommand(1);
   kiln::cli::RunArgs run;

@@ -12,6 +12,7 @@
 #include "engine/runner_pool.h"
 #include "engine/shape_plans.h"
 #include "engine/tiling.h"
+#include "plan/timing_cache.h"
 
 namespace kiln {
 
@@ -204,6 +205,8 @@ void Engine::Impl::work() {
     }
   }
 }
+
+void set_timing_cache_dir(const std::string& dir) { timing_cache().set_default_dir(dir); }
 
 Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);

@@ -47,9 +47,6 @@ Expected<Calibration> weights_calibration(const std::string& calibration, const 
   return c;
 }
 
-namespace {
-
-// Only options the user forced: auto keeps fp32 direct wherever nothing measured faster.
 std::string slower_than_fp32_note(const Plan& plan) {
   const CompileOptions& o = plan.options;
   std::string option;
@@ -65,6 +62,8 @@ std::string slower_than_fp32_note(const Plan& plan) {
                 option.c_str(), plan.conv_ms, plan.conv_fp32_direct_ms);
   return buf;
 }
+
+namespace {
 
 size_t current_rss_bytes() {
   long pages = 0, resident = 0;
@@ -195,9 +194,12 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
     const size_t rss0 = current_rss_bytes();
     // Compiling times the candidate computations of the convolutions (ops/conv_choice.cpp);
     // with a cache directory those timings are kept for the next start on this CPU.
-    if (!settings.cache.dir.empty()) timing_cache().load(settings.cache.dir);
+    const std::string timing_dir = settings.cache.dir.empty() ? timing_cache().default_dir() : settings.cache.dir;
+    if (!timing_dir.empty()) timing_cache().load(timing_dir);
+    const size_t measured_before = timing_cache().measured();
     auto plan = compile_plan(g, co);
-    if (!settings.cache.dir.empty()) timing_cache().save(settings.cache.dir);
+    p.info.timings_measured = timing_cache().measured() - measured_before;
+    if (!timing_dir.empty()) timing_cache().save(timing_dir);
     if (!plan) return plan.error().with_context(where);
     auto a = std::make_shared<Architecture>();
     a->key = key;

@@ -84,6 +84,12 @@ using PrepareProgress = std::function<void(const char* phase, double progress)>;
 // `spec.weights` names the weights to pack ("" for the model's own). `calibration`: int8,
 // the weights' calibration when the caller has it already (else read as `spec` says).
 // `reuse`: packed weights to keep if the plan lays its weights out as they are.
+// For a plan compiled with an option the user forced (bf16, int8, Winograd) whose
+// convolutions measured slower than fp32 direct while compiling: says so with the numbers
+// (ModelInfo::slower_than_fp32). Empty otherwise; auto keeps fp32 direct wherever nothing
+// measured faster, so it has nothing to say.
+std::string slower_than_fp32_note(const Plan& plan);
+
 Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, const PrepareSettings& settings,
                            Architectures& architectures, std::shared_ptr<const Calibration> calibration,
                            std::shared_ptr<const Weights> reuse = nullptr, const PrepareProgress& progress = {});

@@ -11,6 +11,7 @@ RunnerPool::RunnerPool(int runners, int threads) {
   for (auto& s : slots_)
     s->thread = std::thread([this, slot = s.get()] {
       omp_set_num_threads(threads_);
+      observed_threads_.store(omp_get_max_threads());
       loop(*slot);
     });
 }

@@ -16,6 +16,7 @@
 // its kernels' work split for the team that runs them.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -49,7 +50,8 @@ class RunnerPool {
   }
 
   size_t size() const { return slots_.size(); }
-  int threads_per_runner() const { return threads_; }
+  // The OpenMP thread count a runner's thread sees (what it was given, read back there).
+  int threads_per_runner() const { return observed_threads_.load() > 0 ? observed_threads_.load() : threads_; }
   size_t arena_bytes() const;
 
  private:
@@ -68,6 +70,7 @@ class RunnerPool {
   std::vector<std::unique_ptr<Slot>> slots_;
   bool stopping_ = false;
   int threads_ = 1;
+  std::atomic<int> observed_threads_{0};
 };
 
 }  // namespace kiln

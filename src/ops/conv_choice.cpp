@@ -22,7 +22,7 @@ namespace {
 
 bool is_bf16(memory::data_type dt) { return dt == memory::data_type::bf16; }
 
-// Best of three runs after one untimed, on zero-filled buffers.
+// Best of two runs after one untimed, on zero-filled buffers.
 double time_primitive_ms(const dnnl::primitive& prim, const std::vector<std::pair<int, md_t>>& mds,
                          const dnnl::engine& engine) {
   dnnl::stream stream(engine);
@@ -35,7 +35,7 @@ double time_primitive_ms(const dnnl::primitive& prim, const std::vector<std::pai
   prim.execute(stream, args);
   stream.wait();
   double best = 1e30;
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < 2; ++k) {
     auto t0 = Clock::now();
     prim.execute(stream, args);
     stream.wait();

@@ -37,6 +37,16 @@ size_t TimingCache::size() const {
   return ms_.size();
 }
 
+void TimingCache::set_default_dir(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  default_dir_ = dir;
+}
+
+std::string TimingCache::default_dir() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return default_dir_;
+}
+
 std::string cpu_identity() {
   std::string id;
   if (FILE* f = std::fopen("/proc/cpuinfo", "r")) {

@@ -27,12 +27,16 @@ class TimingCache {
   void save(const std::string& dir);
   size_t measured() const;  // timings measured (not found) by this process
   size_t size() const;
+  // Where timings are kept when an engine has no cache directory ("": nowhere).
+  void set_default_dir(const std::string& dir);
+  std::string default_dir() const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, double> ms_;
   size_t measured_ = 0;
   bool dirty_ = false;
+  std::string default_dir_;
 };
 
 TimingCache& timing_cache();

@@ -121,6 +121,83 @@ TEST(Bf16, MatchesFp32OnTheDemoModels) {
   }
 }
 
+// Mask agreement (IoU at 0.5) and the largest probability difference of two models over
+// two images.
+struct Agreement {
+  double iou = 1, max_abs = 0;
+};
+Agreement agreement(Model& a, Model& b, Texture t) {
+  double inter = 0, uni = 0, max_abs = 0;
+  for (int i = 0; i < 2; ++i) {
+    Sample img = generate(t, 900 + static_cast<uint64_t>(i));
+    auto pa = a.run({img.image});
+    auto pb = b.run({img.image});
+    EXPECT_TRUE(pa && pb);
+    if (!pa || !pb) return {0, 1};
+    const float* x = (*pa)[0].data<float>();
+    const float* y = (*pb)[0].data<float>();
+    for (int64_t k = 0; k < (*pa)[0].elements(); ++k) {
+      inter += x[k] > 0.5f && y[k] > 0.5f;
+      uni += x[k] > 0.5f || y[k] > 0.5f;
+      max_abs = std::max(max_abs, double(std::fabs(x[k] - y[k])));
+    }
+  }
+  return {uni == 0 ? 1.0 : inter / uni, max_abs};
+}
+
+int layers(const ModelInfo& i) {
+  int n = 0;
+  for (const auto& [variant, count] : i.conv_variants) n += count;
+  return n;
+}
+
+// --precision auto keeps fp32 results: every layer fp32 (direct or Winograd, as measured),
+// probabilities as close to fp32 direct as Winograd's are; each layer's choice is recorded
+// with the times measured while compiling.
+TEST(AutoPrecision, KeepsFp32ResultsOnTheDemoModels) {
+  if (!std::filesystem::exists(demo_dir() + "/unet.onnx")) GTEST_SKIP() << "no demo models";
+  for (Texture t : {Texture::kBrushedMetal, Texture::kWoodGrain}) {
+    std::string name = texture_name(t);
+    Pair pair = load_pair(name, [](ModelOptions& o) { o.precision = Precision::kAuto; });
+    ASSERT_TRUE(pair.reference) << pair.reference.error().message();
+    ASSERT_TRUE(pair.variant) << pair.variant.error().message();
+    const ModelInfo& info = pair.variant->info();
+    EXPECT_EQ(layers(info), layers(pair.reference->info()));
+    for (const auto& [variant, count] : info.conv_variants)
+      EXPECT_TRUE(variant == "fp32 direct" || variant == "fp32 winograd") << variant;
+    EXPECT_GT(info.conv_ms, 0);
+    EXPECT_GT(info.conv_fp32_direct_ms, 0);
+    EXPECT_TRUE(info.slower_than_fp32.empty()) << "auto is never reported slower: " << info.slower_than_fp32;
+    auto profile = pair.variant->profile({generate(t, 1).image});
+    ASSERT_TRUE(profile);
+    int described = 0;
+    for (const StepProfile& s : *profile) described += !s.measured.empty() && s.measured.find("fp32 direct") != std::string::npos;
+    EXPECT_GT(described, 0) << "no step shows the alternatives measured";
+    Agreement a = agreement(*pair.reference, *pair.variant, t);
+    std::printf("[auto] %-14s %s; vs fp32 direct: mask IoU %.5f, max |dp| %.2e\n", name.c_str(),
+                [&] { std::string s; for (const auto& [v, c] : info.conv_variants) s += std::to_string(c) + " " + v + " "; return s; }().c_str(),
+                a.iou, a.max_abs);
+    EXPECT_LT(a.max_abs, 1e-3) << name;
+    EXPECT_GE(a.iou, 0.999) << name;
+  }
+}
+
+// auto-bf16 may round as bf16 does where that measured faster: masks agree with fp32 as
+// bf16's do (IoU >= 0.99), and where the CPU has no AVX512_BF16 it is simply auto.
+TEST(AutoPrecision, Bf16AllowedAgreesWithFp32OnTheDemoModels) {
+  if (!std::filesystem::exists(demo_dir() + "/unet.onnx")) GTEST_SKIP() << "no demo models";
+  for (Texture t : {Texture::kConcrete, Texture::kSpeckle}) {
+    std::string name = texture_name(t);
+    Pair pair = load_pair(name, [](ModelOptions& o) { o.precision = Precision::kAutoBF16; });
+    ASSERT_TRUE(pair.reference) << pair.reference.error().message();
+    ASSERT_TRUE(pair.variant) << pair.variant.error().message();
+    EXPECT_EQ(layers(pair.variant->info()), layers(pair.reference->info()));
+    Agreement a = agreement(*pair.reference, *pair.variant, t);
+    std::printf("[auto-bf16] %-14s vs fp32 direct: mask IoU %.5f, max |dp| %.3f\n", name.c_str(), a.iou, a.max_abs);
+    EXPECT_GE(a.iou, 0.99) << name;
+  }
+}
+
 // Winograd weights are laid out differently: a pack made for the direct plan of the same
 // architecture is refused by the Winograd plan (and would compute garbage if it were not).
 TEST(Winograd, PackOfTheDirectPlanIsRefusedByTheWinogradPlan) {

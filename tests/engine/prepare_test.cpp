@@ -139,3 +139,36 @@ TEST(EngineModel, InfoProfileAndFailureCode) {
 
 }  // namespace
 }  // namespace kiln
+
+#include "engine/prepare.h"
+
+namespace kiln {
+namespace {
+
+// A forced option (bf16, int8, Winograd) whose convolutions measured slower than fp32 direct
+// while compiling says so with both numbers; a faster one, and auto, say nothing.
+TEST(SlowerThanFp32, ForcedOptionsSaySoWithTheMeasuredNumbers) {
+  Plan p;
+  p.options.precision = Precision::kBF16;
+  p.conv_ms = 515.0;
+  p.conv_fp32_direct_ms = 280.0;
+  std::string note = slower_than_fp32_note(p);
+  EXPECT_NE(note.find("--precision bf16"), std::string::npos) << note;
+  EXPECT_NE(note.find("515.0 ms"), std::string::npos) << note;
+  EXPECT_NE(note.find("280.0 ms"), std::string::npos) << note;
+  p.options.precision = Precision::kF32;
+  p.options.conv_algorithm = ConvAlgorithm::kWinograd;
+  EXPECT_NE(slower_than_fp32_note(p).find("--conv winograd"), std::string::npos);
+  p.options.precision = Precision::kAuto;
+  p.options.conv_algorithm = ConvAlgorithm::kDirect;
+  EXPECT_EQ(slower_than_fp32_note(p), "");
+  p.options.precision = Precision::kInt8;
+  p.conv_ms = 250.0;
+  EXPECT_EQ(slower_than_fp32_note(p), "") << "faster than fp32: nothing to say";
+  p.conv_fp32_direct_ms = 0;  // nothing measured
+  p.conv_ms = 515.0;
+  EXPECT_EQ(slower_than_fp32_note(p), "");
+}
+
+}  // namespace
+}  // namespace kiln

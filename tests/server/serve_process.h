@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +33,9 @@ class ServeProcess {
   explicit ServeProcess(std::vector<std::string> args, bool with_grpc = true) {
     std::vector<std::string> argv = {KILN_CLI_PATH, "serve", "--http", "127.0.0.1:0", "--grpc",
                                      with_grpc ? "127.0.0.1:0" : ""};
+    // fp32 direct unless a test says otherwise: the tests compare outputs bitwise with fp32
+    // in-process engines and `kiln run`, and the server's own default (auto) chooses by timing.
+    if (std::find(args.begin(), args.end(), "--precision") == args.end()) argv.insert(argv.end(), {"--precision", "fp32"});
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
     for (std::string& a : argv) cargv.push_back(a.data());
