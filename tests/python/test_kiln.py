@@ -105,6 +105,22 @@ class KilnFromPython(unittest.TestCase):
             self.engine.segment("leather", np.zeros((2, 2, 2)))
         self.assertEqual(self.engine.run("leather", self.images[:1]).shape, (1, 1, 512, 512))  # serves on
 
+    def test_auto_precision_and_threads(self):
+        # auto keeps fp32 results (direct or Winograd per layer, as measured), here on one thread;
+        # the library was loaded with OpenMP's workers passive unless the environment chose.
+        if "GOMP_SPINCOUNT" not in os.environ:
+            self.assertIn("OMP_WAIT_POLICY", os.environ)  # set by the package before loading libkiln
+        e = kiln.Engine(precision="auto", threads=1)
+        e.load("m", DEMO / "unet.onnx", weights=DEMO / "leather.safetensors")
+        e.wait_ready("m", 120)
+        x = self.images[:1]
+        got = e.run("m", x)
+        want = self.engine.run("leather", x)
+        self.assertLessEqual(float(np.abs(got - want).max()), 1e-3)
+        e.close()
+        with self.assertRaises(kiln.Error):
+            kiln.Engine(threads=-1)
+
     def test_regions_are_kilns(self):
         s = np.zeros((10, 12), np.float32)
         s[1:3, 1:3] = 0.9      # 4 px
