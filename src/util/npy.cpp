@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "kiln/io.h"
+#include "core/numbers.h"
 #include "core/status_macros.h"
 
 namespace kiln {
@@ -75,12 +76,18 @@ Expected<Tensor> read_npy(const std::string& path) {
   Shape shape;
   std::stringstream ss(s.substr(p1 + 1, p2 - p1 - 1));
   std::string item;
+  uint64_t elements = 1;
   while (std::getline(ss, item, ',')) {
     if (item.find_first_not_of(" ") == std::string::npos) continue;
-    shape.push_back(std::stoll(item));
+    std::optional<int64_t> dim = parse_int64(item);
+    if (!dim || *dim < 0) return bad("shape entry '" + item + "' is not a size");
+    std::optional<uint64_t> n = checked_mul(elements, static_cast<uint64_t>(*dim), uint64_t{1} << 48);
+    if (!n) return bad("shape " + s.substr(p1, p2 - p1 + 1) + " is too large");
+    elements = *n;
+    shape.push_back(*dim);
   }
   size_t data_start = start + header_len;
-  size_t need = static_cast<size_t>(shape_elements(shape)) * dtype_size(dt);
+  size_t need = static_cast<size_t>(elements) * dtype_size(dt);
   if (all.size() - data_start < need)
     return bad("data is truncated (" + std::to_string(all.size() - data_start) + " of " + std::to_string(need) + " bytes)");
   return Tensor::from_bytes(dt, shape, all.data() + data_start, need);

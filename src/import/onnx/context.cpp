@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "import/onnx/importer.h"
+#include "core/numbers.h"
 #include "core/status_macros.h"
 
 namespace kiln::onnx_import {
@@ -152,8 +153,11 @@ Expected<std::string> read_external(const onnx::TensorProto& t, const std::strin
   int64_t offset = 0, length = -1;
   for (const auto& kv : t.external_data()) {
     if (kv.key() == "location") location = kv.value();
-    else if (kv.key() == "offset") offset = std::stoll(kv.value());
-    else if (kv.key() == "length") length = std::stoll(kv.value());
+    else if (kv.key() == "offset" || kv.key() == "length") {
+      std::optional<int64_t> n = parse_int64(kv.value());
+      if (!n || *n < 0) return invalid_model("external data " + kv.key() + " '" + kv.value() + "' is not a byte count");
+      (kv.key() == "offset" ? offset : length) = *n;
+    }
   }
   if (location.empty()) return invalid_model("external data without a location");
   if (location.find("..") != std::string::npos || location[0] == '/')

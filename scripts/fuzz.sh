@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Fuzz kiln's parsers with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer
+# (clang, a separate build in build-fuzz/).
+#
+#   ./scripts/fuzz.sh [TARGET|all] [SECONDS per target, default 60]
+#
+# Targets are fuzz/*_fuzz.cpp: onnx, graphdef_pb, graphdef_pbtxt, keras_config,
+# safetensors, weight_pack, npy, image, kserve_infer. Each runs for SECONDS from a corpus in
+# build-fuzz/corpus/TARGET, seeded with tests/fuzz/TARGET/ (the regression inputs the test
+# command replays), the project's fixtures of that kind, and ../shared/fixtures where it is
+# beside the repository. A crash is written to build-fuzz/crashes/TARGET/ and stops that
+# target; reproduce it with `build-fuzz/fuzz_TARGET FILE`, fix the parser, and add the file
+# to tests/fuzz/TARGET/ so that `ctest -R Fuzz.TARGET` keeps it fixed. One line per target
+# (executions, executions/s, corpus, crashes) is printed and appended to
+# build-fuzz/fuzz-log.tsv, which RELIABILITY.md's figures come from.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+WHICH="${1:-all}"
+SECONDS_PER_TARGET="${2:-60}"
+[[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: SECONDS must be a positive whole number" >&2; exit 2; }
+source scripts/deps.sh
+KILN_APT_PACKAGES+=(clang libclang-rt-14-dev)
+kiln_install_deps
+
+TARGETS=()
+for f in fuzz/*_fuzz.cpp; do t="$(basename "$f" _fuzz.cpp)"; TARGETS+=("$t"); done
+if [[ "$WHICH" != all ]]; then
+  [[ " ${TARGETS[*]} " == *" $WHICH "* ]] || { echo "fuzz.sh: no target '$WHICH' (${TARGETS[*]})" >&2; exit 2; }
+  TARGETS=("$WHICH")
+fi
+
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+  -DKILN_FUZZ=ON -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target "${TARGETS[@]/#/fuzz_}"
+
+# seeds TARGET: files of the target's kind beyond tests/fuzz/TARGET (small ones).
+seeds() {
+  local shared=../shared/fixtures
+  case "$1" in
+    onnx) find tests/fixtures -name '*.onnx' ;;
+    graphdef_pb) [[ -d $shared ]] && find "$shared" -name '*.pb' -size -2M ;;
+    graphdef_pbtxt) [[ -d $shared ]] && find "$shared" -name '*.pbtxt' -size -2M ;;
+    npy) find tests/fixtures -name '*.npy' -size -1M ;;
+    safetensors) find models/demo -name '*.safetensors' -size -2M ;;
+    *) ;;
+  esac
+}
+
+mkdir -p build-fuzz/crashes
+status=0
+for t in "${TARGETS[@]}"; do
+  corpus="build-fuzz/corpus/$t"
+  crashes="build-fuzz/crashes/$t"
+  mkdir -p "$corpus" "$crashes"
+  cp -n tests/fuzz/"$t"/* "$corpus"/ 2>/dev/null || true
+  while IFS= read -r f; do [[ -n "$f" ]] && cp -n "$f" "$corpus/seed-$(basename "$f")" 2>/dev/null || true; done < <(seeds "$t" || true)
+  log="build-fuzz/$t.log"
+  echo "fuzz.sh: $t for ${SECONDS_PER_TARGET}s ..." >&2
+  set +e
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "build-fuzz/fuzz_$t" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=4096 \
+    -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 > "$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+  rate=$(grep -m1 'stat::average_exec_per_sec' "$log" | awk '{print $2}')
+  found=$(find "$crashes" -type f | wc -l)
+  files=$(find "$corpus" -type f | wc -l)
+  line="$(date -u +%FT%TZ)	$t	${SECONDS_PER_TARGET}s	${execs:-?} execs	${rate:-?}/s	corpus $files	crashes $found	exit $rc"
+  echo "$line" | tee -a build-fuzz/fuzz-log.tsv
+  if [[ $rc -ne 0 || $found -gt 0 ]]; then
+    status=1
+    grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$log" >&2 || true
+  fi
+done
+exit $status
