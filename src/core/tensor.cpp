@@ -1,6 +1,7 @@
 #include "kiln/tensor.h"
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <sstream>
 
@@ -37,8 +38,11 @@ const char* dtype_name(DType t) {
 }
 
 int64_t shape_elements(const Shape& s) {
+  // Saturates instead of overflowing: shapes come from files and requests, and a product
+  // past int64 (found by fuzzing ONNX and safetensors headers) is then simply too large.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
   return n;
 }
 

@@ -288,7 +288,10 @@ Expected<ModelInfo> Engine::info(const std::string& name) const {
 
 Expected<std::vector<Tensor>> Engine::run(const std::string& name, const std::vector<Tensor>& inputs) {
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
-  auto [arch, weights] = e->current();
+  // (Not a structured binding: clang 14 cannot capture one in the lambda below.)
+  const auto current = e->current();
+  std::shared_ptr<const Architecture> arch = current.first;
+  std::shared_ptr<const Weights> weights = current.second;
   // Another input count is the runner's to refuse; other shapes get a plan of their own.
   bool other_size = false;
   for (size_t i = 0; inputs.size() == arch->plan->inputs.size() && i < inputs.size(); ++i)
@@ -309,7 +312,10 @@ Expected<std::vector<Tensor>> Engine::run_tiled(const std::string& name, const T
 
 Expected<std::vector<StepProfile>> Engine::profile(const std::string& name, const std::vector<Tensor>& inputs) {
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<ModelEntry> e, impl_->find_ready(name));
-  auto [arch, weights] = e->current();
+  // (Not a structured binding: clang 14 cannot capture one in the lambda below.)
+  const auto current = e->current();
+  std::shared_ptr<const Architecture> arch = current.first;
+  std::shared_ptr<const Weights> weights = current.second;
   const Plan& plan = *arch->plan;
   return impl_->runners->execute([&](Runner& r) -> Expected<std::vector<StepProfile>> {
     r.set_profiling(true);

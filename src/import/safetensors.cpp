@@ -66,7 +66,9 @@ Expected<RawWeights> read_safetensors(const std::string& path) {
     size_t begin = offs[0].get<size_t>(), end = offs[1].get<size_t>();
     size_t elem = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2 : 0;
     if (elem == 0) return unsupported("'" + path + "': tensor '" + name + "' has dtype " + dtype + "; kiln reads F32, F16 and BF16");
-    if (begin > end || end > data_size || (end - begin) != static_cast<size_t>(shape_elements(shape)) * elem)
+    const int64_t elements = shape_elements(shape);  // saturates: a huge shape never fits the file
+    if (begin > end || end > data_size || elements > static_cast<int64_t>(data_size) ||
+        (end - begin) != static_cast<size_t>(elements) * elem)
       return bad("tensor '" + name + "' has data_offsets [" + std::to_string(begin) + "," + std::to_string(end) +
                  "] that do not fit its shape " + shape_to_string(shape) + " or the file");
     const uint8_t* p = data + begin;

@@ -49,7 +49,13 @@ Expected<InferInput> read_input(const json& in, std::string_view binary, size_t&
   std::string datatype;
   try {
     out.name = in.at("name").get<std::string>();
-    shape = in.at("shape").get<Shape>();
+    const json& dims = in.at("shape");
+    if (!dims.is_array()) throw json::type_error::create(302, "shape", &dims);
+    for (const json& d : dims) {
+      // (get<int64_t> of 8.9e80 is undefined behaviour, found by fuzzing: integers only.)
+      if (!d.is_number_integer()) throw json::type_error::create(302, "shape", &d);
+      shape.push_back(d.get<int64_t>());
+    }
     datatype = in.at("datatype").get<std::string>();
   } catch (const json::exception&) {
     return invalid_argument("an input needs \"name\" (string), \"shape\" (integers) and \"datatype\" (string)");

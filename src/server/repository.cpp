@@ -63,9 +63,11 @@ Expected<json> read_config(const fs::path& file) {
 Status apply_config(const json& j, const fs::path& root, const fs::path& folder, ModelConfig& c) {
   static const char* const kKnown[] = {"model", "weights", "input_shape", "input", "outputs", "precision", "conv",
                                        "threshold", "tile", "overlap", "min_area", "calibration"};
-  for (const auto& [key, value] : j.items())
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();  // (clang 14 cannot capture a structured binding)
     if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }))
       return invalid_argument("unknown field \"" + key + "\"");
+  }
   try {
     if (j.contains("model")) {
       auto m = inside(root, folder, j.at("model").get<std::string>(), "\"model\"");
@@ -84,7 +86,13 @@ Status apply_config(const json& j, const fs::path& root, const fs::path& folder,
     }
     const std::string input = j.value("input", std::string());
     if (j.contains("input_shape")) {
-      Shape s = j.at("input_shape").get<Shape>();
+      Shape s;
+      const json& dims = j.at("input_shape");
+      if (!dims.is_array()) return invalid_argument("\"input_shape\" must list positive sizes (-1: as the model file says)");
+      for (const json& d : dims) {
+        if (!d.is_number_integer()) return invalid_argument("\"input_shape\" must list positive sizes (-1: as the model file says)");
+        s.push_back(d.get<int64_t>());
+      }
       if (s.empty() || std::any_of(s.begin(), s.end(), [](int64_t d) { return d == 0 || d < -1; }))
         return invalid_argument("\"input_shape\" must list positive sizes (-1: as the model file says)");
       c.spec.input_shapes[input] = s;
@@ -101,6 +109,9 @@ Status apply_config(const json& j, const fs::path& root, const fs::path& folder,
       c.conv = *a;
     }
     c.threshold = j.value("threshold", c.threshold);
+    for (const char* key : {"min_area", "overlap", "tile"})
+      if (j.contains(key) && !j.at(key).is_number_integer())
+        return invalid_argument(std::string("\"") + key + "\" must be a whole number");
     c.min_area = j.value("min_area", c.min_area);
     c.overlap = j.value("overlap", c.overlap);
     if (j.contains("tile")) {

@@ -30,7 +30,8 @@ struct Header {
   uint64_t data_checksum;
   uint64_t header_checksum;  // of everything above
   uint64_t weight_layout;    // Plan::weight_layout (format 2 on)
-  uint8_t reserved[kHeaderBytes - 88];
+  uint64_t table_checksum;   // of the slot table (format 3 on: a flipped offset was accepted)
+  uint8_t reserved[kHeaderBytes - 96];
 };
 static_assert(sizeof(Header) == kHeaderBytes);
 
@@ -43,7 +44,8 @@ size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 uint64_t header_checksum(const Header& h) {
   uint64_t c = hash_bytes(&h, offsetof(Header, header_checksum), 0x6b696c6e);
-  return hash_bytes(&h.weight_layout, sizeof h.weight_layout, c);
+  c = hash_bytes(&h.weight_layout, sizeof h.weight_layout, c);
+  return hash_bytes(&h.table_checksum, sizeof h.table_checksum, c);
 }
 
 }  // namespace
@@ -71,6 +73,7 @@ Status write_pack_file(const std::string& path, const Plan& plan, const Weights&
   std::vector<uint8_t> data(offset, 0);
   for (size_t i = 0; i < n; ++i) std::memcpy(data.data() + table[i].offset, weights.slot_data(static_cast<int>(i)), table[i].bytes);
   h.data_checksum = hash_bytes(data.data(), data.size());
+  h.table_checksum = hash_bytes(table.data(), table.size() * sizeof(SlotEntry));
   h.header_checksum = header_checksum(h);
   // Write to a temporary name and rename: a crash never leaves a half-written entry.
   std::string tmp = path + ".tmp" + std::to_string(::getpid());
@@ -114,6 +117,8 @@ Expected<std::shared_ptr<const Weights>> map_pack_file(const std::string& path, 
     return bad("truncated");
   std::vector<SlotEntry> table(h.slot_count);
   std::memcpy(table.data(), mapping.get() + h.table_offset, table.size() * sizeof(SlotEntry));
+  if (hash_bytes(table.data(), table.size() * sizeof(SlotEntry)) != h.table_checksum)
+    return bad("slot table checksum mismatch (corrupt)");
   std::vector<size_t> offsets(table.size());
   for (size_t i = 0; i < table.size(); ++i) {
     if (table[i].bytes != plan.weight_slots[i].packed_md.get_size() || table[i].offset + table[i].bytes > h.data_bytes)

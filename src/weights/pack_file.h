@@ -5,7 +5,8 @@
 //
 // Layout (little-endian): a 128-byte header {magic "KILNWPK1", format version, header
 // bytes, plan fingerprint, cache key, slot count, table offset, data offset, data bytes,
-// data checksum, header checksum, the plan's weight layout hash}, a slot table {offset, bytes} per weight slot, then the
+// data checksum, header checksum, the plan's weight layout hash, slot table checksum}, a slot
+// table {offset, bytes} per weight slot, then the
 // slots' bytes, each 64-byte aligned (the data section starts on a 2 MiB boundary so the
 // mapping can use huge pages). Everything a reader needs to refuse a wrong, stale, truncated
 // or corrupt file is checked before any byte is used.
@@ -20,7 +21,7 @@
 
 namespace kiln {
 
-constexpr uint32_t kPackFormatVersion = 2;  // 2: the plan's weight layout in the header
+constexpr uint32_t kPackFormatVersion = 3;  // 2: the plan's weight layout in the header; 3: a slot table checksum
 
 Status write_pack_file(const std::string& path, const Plan& plan, const Weights& weights, uint64_t key);
 // `key` must match the one written, unless it is kAnyKey (a pack file given explicitly by a

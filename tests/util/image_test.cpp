@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include "kiln/demo.h"
 #include "kiln/io.h"
+#include "test_util.h"
 
 namespace kiln {
 namespace {
@@ -74,6 +77,24 @@ TEST(Image, AHugeImageIsRefusedFromItsHeader) {
   EXPECT_NE(t.error().message().find("20000x20000"), std::string::npos) << t.error().message();
   EXPECT_FALSE(decode_image("", 1));
   EXPECT_FALSE(decode_image("not an image at all", 3));
+}
+
+// A few bytes claiming a huge image are refused before anything is allocated (found by
+// fuzzing: stb fills a 57-byte BMP out to 298 x 393215 pixels), while a large image that
+// compresses well still decodes.
+TEST(Image, ATinyFileClaimingAHugeImageIsRefused) {
+  std::ifstream f(testing::source_path("tests/fuzz/image/bmp_57_bytes_claiming_117_megapixels.bmp"), std::ios::binary);
+  const std::string bomb((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bomb.size(), 57u);
+  auto t = decode_image(bomb, 1);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message().find("more than its 57 bytes can hold"), std::string::npos) << t.error().message();
+  Tensor blank = Tensor::zeros(DType::kF32, {1, 1, 1536, 1536});  // 2.4 Mpx of one grey, deflated hard
+  auto png = encode_mask_png(blank, -1.0f);
+  ASSERT_TRUE(png);
+  auto back = decode_image(*png, 1);
+  ASSERT_TRUE(back) << back.error().message() << " (" << png->size() << " bytes)";
+  EXPECT_EQ(back->shape(), (Shape{1, 1, 1536, 1536}));
 }
 
 TEST(Image, NotAnImageIsNamed) {

@@ -234,7 +234,12 @@ Expected<std::vector<int>> Importer::live_order(const std::vector<std::pair<std:
   // Everything the outputs depend on, through data and control inputs.
   std::vector<bool> live(g_.node_size(), false);
   std::vector<int> stack;
-  for (const auto& o : outs) stack.push_back(node_index(split_tensor(o.first).first));
+  for (const auto& o : outs) {
+    const int n = node_index(split_tensor(o.first).first);
+    // (A node named like a tensor, "a:1", is read as output 1 of a node "a" that may not exist.)
+    if (n < 0) return invalid_model("output '" + o.first + "' is not produced by any node in the graph");
+    stack.push_back(n);
+  }
   while (!stack.empty()) {
     int n = stack.back();
     stack.pop_back();

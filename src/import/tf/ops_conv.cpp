@@ -76,7 +76,8 @@ Status translate_conv(NodeContext& c, bool depthwise) {
     if (channels != fs[2]) return c.bad("input has " + std::to_string(channels) + " channels, the filter " + std::to_string(fs[2]));
     a.group = channels;
   } else {
-    if (fs[2] <= 0 || channels % fs[2] != 0 || fs[3] % (channels / fs[2]) != 0)
+    // (channels 0 made the group count 0 and the check below a division by zero: fuzzing)
+    if (fs[2] <= 0 || channels <= 0 || channels % fs[2] != 0 || fs[3] % (channels / fs[2]) != 0)
       return c.bad("input has " + std::to_string(channels) + " channels, the filter " + shape_to_string(fs) +
                    " does not divide them");
     a.group = channels / fs[2];
