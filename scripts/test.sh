@@ -11,3 +11,7 @@ cd build
 # The conformance pass counts, visible (ctest shows a passing test's output only with -V).
 ./kiln_tests --gtest_filter='OnnxConformance.*' 2>/dev/null | grep '^\[conformance\]' || true
 ctest --output-on-failure -j 2 --timeout 600
+cd ..
+# Every parser's regression inputs once more, under AddressSanitizer and
+# UndefinedBehaviorSanitizer (a clang build of the library in build-fuzz/; RELIABILITY.md).
+./scripts/fuzz.sh replay

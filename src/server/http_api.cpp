@@ -210,7 +210,8 @@ void HttpApi::routes() {
     bool ready_only = false;
     if (!req.body.empty()) {
       auto j = parse_json(req.body, opt_.limits.max_json_depth);
-      if (!j || !j->is_object()) return send(res, error_reply(400, "the index request is a JSON object, e.g. {\"ready\": true}"));
+      if (!j || !j->is_object() || (j->contains("ready") && !j->at("ready").is_boolean()))
+        return send(res, error_reply(400, "the index request is a JSON object, e.g. {\"ready\": true}"));
       ready_only = j->value("ready", false);
     }
     send_json(res, repository_index(host_, ready_only, not_loaded()));

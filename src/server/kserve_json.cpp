@@ -1,5 +1,7 @@
 #include "server/kserve_json.h"
 
+#include <type_traits>
+
 #include "server/wire_types.h"
 
 namespace kiln::serve {
@@ -35,6 +37,10 @@ Expected<std::optional<T>> parameter(const json& owner, const char* name) {
   const json& p = owner.at("parameters");
   if (!p.is_object()) return invalid_argument("\"parameters\" must be an object");
   if (!p.contains(name)) return std::optional<T>();
+  // An integer parameter must be a JSON integer: get<int64_t> of 3.3e94 is undefined
+  // behaviour, not an exception (found by fuzzing).
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    if (!p.at(name).is_number_integer()) return invalid_argument(std::string("parameter \"") + name + "\" must be a whole number");
   try {
     return std::optional<T>(p.at(name).get<T>());
   } catch (const json::exception&) {
