@@ -67,6 +67,10 @@ status=0
 for t in "${TARGETS[@]}"; do
   corpus="build-fuzz/corpus/$t"
   crashes="build-fuzz/crashes/$t"
+  # Crashes of earlier runs move aside: this run's line counts its own.
+  if [[ -d "$crashes" ]] && [[ -n "$(ls -A "$crashes" 2>/dev/null)" ]]; then
+    mkdir -p "build-fuzz/crashes-earlier/$t" && mv "$crashes"/* "build-fuzz/crashes-earlier/$t/"
+  fi
   mkdir -p "$corpus" "$crashes"
   cp -n tests/fuzz/"$t"/* "$corpus"/ 2>/dev/null || true
   while IFS= read -r f; do [[ -n "$f" ]] && cp -n "$f" "$corpus/seed-$(basename "$f")" 2>/dev/null || true; done < <(seeds "$t" || true)

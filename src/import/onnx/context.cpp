@@ -80,6 +80,9 @@ Expected<DType> NodeContext::dtype(size_t i) const {
 
 Status NodeContext::emit(OpAttrs attrs, const std::vector<size_t>& onnx_inputs) {
   if (node_.output_size() < 1) return bad("has no outputs");
+  // (A node with fewer inputs than its op reads was indexed past its list: fuzzing.)
+  for (size_t i : onnx_inputs)
+    if (!has_input(i)) return bad("input " + std::to_string(i) + " is missing");
   bool all_const = true;
   for (size_t i : onnx_inputs) all_const = all_const && is_const(i);
   if (all_const) {
@@ -111,6 +114,7 @@ Status NodeContext::set_const(size_t out, Tensor value) {
 
 Status NodeContext::alias(size_t out, size_t in) {
   if (static_cast<int>(out) >= node_.output_size()) return bad("missing output " + std::to_string(out));
+  if (!has_input(in)) return bad("input " + std::to_string(in) + " is missing");
   const std::string& src = node_.input(static_cast<int>(in));
   const std::string& dst = node_.output(static_cast<int>(out));
   if (const Tensor* t = imp_.constant(src)) {
