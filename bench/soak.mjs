@@ -61,12 +61,16 @@ async function churn() {
   const auth = { Authorization: `Bearer ${args.token}`, 'Content-Type': 'application/json' };
   while (Date.now() < end - 3000) {
     await new Promise((r) => setTimeout(r, 2500));
-    fs.copyFileSync(weights[swaps % 2], `${args.repo}/unet16/weights.onnx.tmp`);
-    fs.renameSync(`${args.repo}/unet16/weights.onnx.tmp`, `${args.repo}/unet16/weights.onnx`);
-    swaps++;
-    if ((await request('POST', '/v2/repository/models/speckle/unload', Buffer.from('{}'), auth)) !== 200) controlFailed++;
-    if ((await request('POST', '/v2/repository/models/speckle/load', Buffer.from('{}'), auth)) !== 200) controlFailed++;
-    reloads++;
+    if (args.swaps !== 'off') {
+      fs.copyFileSync(weights[swaps % 2], `${args.repo}/unet16/weights.onnx.tmp`);
+      fs.renameSync(`${args.repo}/unet16/weights.onnx.tmp`, `${args.repo}/unet16/weights.onnx`);
+      swaps++;
+    }
+    if (args.reloads !== 'off') {
+      if ((await request('POST', '/v2/repository/models/speckle/unload', Buffer.from('{}'), auth)) !== 200) controlFailed++;
+      if ((await request('POST', '/v2/repository/models/speckle/load', Buffer.from('{}'), auth)) !== 200) controlFailed++;
+      reloads++;
+    }
   }
 }
 
@@ -89,6 +93,7 @@ function slope(points, key) {  // per minute, least squares over the second half
   const num = p.reduce((s, q) => s + (q.t - mt) * (q[key] - mv), 0), den = p.reduce((s, q) => s + (q.t - mt) ** 2, 0);
   return den > 0 ? (num / den) * 60 : 0;
 }
+if (args.samples) fs.writeFileSync(args.samples, JSON.stringify(samples));
 const total = Object.values(count).reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
   seconds, clients, requests: total, by_kind: count, failed, failed_total: Object.values(failed).reduce((a, b) => a + b, 0),

@@ -5,7 +5,7 @@
 # and loaded again through the repository API. The server's RSS and open file descriptors
 # are sampled every 2 s; prints their slopes over the second half and the failed requests.
 #
-#   bench/soak.sh [--seconds 300] [--clients 4]
+#   bench/soak.sh [--seconds 300] [--clients 4] [--no-swaps] [--no-reloads]
 #
 # Everything listens on 127.0.0.1 and stops by itself after --seconds. Needs node, the
 # build's kiln and serve_load, and bench/models/unet16_x10/m{0,1} (made when missing,
@@ -13,10 +13,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SECONDS_TO_RUN=300
 CLIENTS=4
+EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) SECONDS_TO_RUN="$2"; shift 2 ;;
     --clients) CLIENTS="$2"; shift 2 ;;
+    --no-swaps) EXTRA+=(--swaps off); shift ;;
+    --no-reloads) EXTRA+=(--reloads off); shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "soak.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -55,13 +58,14 @@ HTTP=$(sed -n 's/.*http on port //p' "$OUT/serve.out")
 for _ in $(seq 600); do [[ $(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$HTTP/v2/health/ready") == 200 ]] && break; sleep 0.1; done
 echo "soak: ${SECONDS_TO_RUN}s, $CLIENTS clients, server pid $SERVER on 127.0.0.1:$HTTP ..." >&2
 "$NODE" bench/soak.mjs --port "$HTTP" --pid "$SERVER" --repo "$OUT/repo" --token "$TOKEN" --body "$OUT/body.bin" \
-  --header-length "$HL" --png "$OUT/images/leather/1.png" --seconds "$SECONDS_TO_RUN" --clients "$CLIENTS" | tee "$OUT/result.json"
+  --header-length "$HL" --png "$OUT/images/leather/1.png" --seconds "$SECONDS_TO_RUN" --clients "$CLIENTS" \
+  --samples "$OUT/samples.json" "${EXTRA[@]}" | tee "$OUT/result.json"
 "$NODE" -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const f = (x, d = 2) => x.toFixed(d);
 const checks = [
   [`${r.requests} requests, ${r.failed_total} failed that should have succeeded`, r.failed_total === 0],
-  [`${r.weight_swaps} weight swaps, ${r.reloads} unload+load cycles, ${r.control_failed} control calls failed`, r.control_failed === 0 && r.weight_swaps > 0],
+  [`${r.weight_swaps} weight swaps, ${r.reloads} unload+load cycles, ${r.control_failed} control calls failed`, r.control_failed === 0],
   [`RSS ${f(r.rss_mb_first, 1)} -> ${f(r.rss_mb_last, 1)} MB (max ${f(r.rss_mb_max, 1)}), second half ${f(r.rss_mb_per_min_second_half)} MB/min`, Math.abs(r.rss_mb_per_min_second_half) < 2],
   [`open fds ${r.fds_first} -> ${r.fds_last}, second half ${f(r.fds_per_min_second_half)} per min`, Math.abs(r.fds_per_min_second_half) < 1],
 ];
