@@ -22,7 +22,7 @@ REPLAY=0
 if [[ "$WHICH" == replay ]]; then REPLAY=1; WHICH=all; fi
 [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: SECONDS must be a positive whole number" >&2; exit 2; }
 source scripts/deps.sh
-KILN_APT_PACKAGES+=(clang libclang-rt-14-dev)
+KILN_APT_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)  # clang's OpenMP for the library's own pragmas
 kiln_install_deps
 
 TARGETS=()

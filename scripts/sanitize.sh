@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/deps.sh
-KILN_APT_PACKAGES+=(clang libclang-rt-14-dev)
+KILN_APT_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)  # clang's OpenMP for the library's own pragmas
 kiln_install_deps
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1" -DKILN_BUILD_BENCH=OFF >/dev/null

@@ -14,4 +14,6 @@ ctest --output-on-failure -j 2 --timeout 600
 cd ..
 # Every parser's regression inputs once more, under AddressSanitizer and
 # UndefinedBehaviorSanitizer (a clang build of the library in build-fuzz/; RELIABILITY.md).
+start=$SECONDS
 ./scripts/fuzz.sh replay
+echo "test.sh: the sanitizer replay took $((SECONDS - start)) s (its clang build included)"
