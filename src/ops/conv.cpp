@@ -113,7 +113,6 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
   if (a.reads_upsampled_2x) return compile_upsampled_conv(ctx, n);
   if (runs_int8(ctx, n)) return compile_int8_conv(ctx, n);
   const Graph& g = ctx.graph();
-  const Shape& w = ctx.shape(n.inputs[1]);
   const bool with_bias = a.has_bias || a.folded_bn.present;
 
   std::vector<std::pair<int, TensorRef>> args;
