@@ -131,9 +131,7 @@ int do_bench(const BenchArgs& a) {
     std::vector<std::vector<double>> step_runs;
     std::vector<double> run_totals;
     for (int rep = 0; rep < 5; ++rep) {
-      auto t_run = Clock::now();
       auto prof = model->profile(inputs);
-      const double wall = ms_since(t_run);
       if (!prof) { std::cerr << "kiln: " << prof.error().message() << "\n"; return 1; }
       if (best.empty()) best = *prof;
       step_runs.resize(best.size());
@@ -144,7 +142,6 @@ int do_bench(const BenchArgs& a) {
         sum += (*prof)[i].ms;
       }
       run_totals.push_back(sum);
-      (void)wall;
     }
     double total = 0, conv_ms = 0;
     std::map<std::string, double> other;  // what is not convolution, by kind

@@ -2,7 +2,7 @@
 // iterations before sleeping; on a machine shared with a busy neighbour that spinning holds
 // a core the worker that still has work needs, and U-Net-16 slowed 2.1-2.4x with one of two
 // cores busy (ONNX Runtime 2.0x) against 1.8-1.9x with PASSIVE (sleep at once), which costs
-// 1-4% on a quiet machine (BENCHMARKS.md, 2026-12-06). So kiln runs PASSIVE unless told.
+// 4-12% on a quiet machine (BENCHMARKS.md, 2026-12-06). So kiln runs PASSIVE unless told.
 // libgomp reads the setting once, when it is loaded (before main), so the default is applied
 // by running the program again with it in the environment: once, ~20 ms.
 #include <unistd.h>

@@ -77,6 +77,10 @@ std::string timing_cache_path(const std::string& dir) {
 }
 
 void TimingCache::load(const std::string& dir) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!loaded_dirs_.insert(dir).second) return;  // read once per process: later timings are ours
+  }
   std::ifstream f(timing_cache_path(dir));
   if (!f) return;
   nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace kiln {
@@ -20,8 +21,8 @@ class TimingCache {
  public:
   // The cached time of `key`, or `measure()`'s (then kept).
   double get_or_time(const std::string& key, const std::function<double()>& measure);
-  // Merges the file for this CPU and oneDNN version from `dir` (a missing or unreadable file
-  // is no error: the timings are measured again).
+  // Merges the file for this CPU and oneDNN version from `dir`, once per directory (a missing
+  // or unreadable file is no error: the timings are measured again).
   void load(const std::string& dir);
   // Writes the file (atomically) when timings were added since the last load or save.
   void save(const std::string& dir);
@@ -37,6 +38,7 @@ class TimingCache {
   size_t measured_ = 0;
   bool dirty_ = false;
   std::string default_dir_;
+  std::set<std::string> loaded_dirs_;
 };
 
 TimingCache& timing_cache();
