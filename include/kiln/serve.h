@@ -42,8 +42,11 @@ struct ServeOptions {
   int max_json_depth = 32;
   int max_queue = 16;                 // requests waiting per model; more get 503 + Retry-After
   std::chrono::milliseconds request_timeout{30000};  // waiting for a runner; past it: 504
-  int idle_timeout_s = 5;             // connections idle (or reading a request) this long are closed
-  int http_threads = 64;             // connections served at once (a connection keeps its thread while kept alive)
+  int idle_timeout_s = 5;             // connections with no byte for this long are closed (408 inside a request)
+  int receive_timeout_s = 30;         // a request must arrive whole within this of its first byte (else 408)
+  int http_threads = 64;              // HTTP requests read and answered at once (idle connections hold none)
+  size_t max_connections = 0;         // open HTTP connections; at the limit the longest-waiting idle one is
+                                      // closed to let a new one in. 0: the open-file limit less 256
   bool log_requests = false;
   std::string web_root;               // static files at / (the viewer); empty: none
 };

@@ -93,7 +93,8 @@ void add_demo(CLI::App& app, DemoArgs& a);
 struct ServeArgs {
   std::string repository, demo_models = "models/demo", http, grpc;
   bool demo = false, log_requests = false;
-  int runners = 0, max_queue = 0, request_timeout_ms = 0, idle_timeout_s = 0, http_threads = 0, threads = 0;
+  int runners = 0, max_queue = 0, request_timeout_ms = 0, idle_timeout_s = 0, receive_timeout_s = 0, http_threads = 0, threads = 0;
+  size_t max_connections = 0;
   int max_body_mb = 0;
   double poll_seconds = 0;
   std::string conv, precision, cache_dir, model_control = "none", admin_token_file, web_root;

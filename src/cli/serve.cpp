@@ -20,6 +20,8 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   a.max_queue = d.max_queue;
   a.request_timeout_ms = static_cast<int>(d.request_timeout.count());
   a.idle_timeout_s = d.idle_timeout_s;
+  a.receive_timeout_s = d.receive_timeout_s;
+  a.max_connections = d.max_connections;
   a.http_threads = d.http_threads;
   a.max_body_mb = static_cast<int>(d.max_body_bytes >> 20);
   a.poll_seconds = static_cast<double>(d.poll.count()) / 1000;
@@ -50,8 +52,10 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   c->add_option("--max-body-mb", a.max_body_mb, "largest request body")->capture_default_str();
   c->add_option("--max-queue", a.max_queue, "requests waiting per model; beyond: 503 with Retry-After")->capture_default_str();
   c->add_option("--request-timeout-ms", a.request_timeout_ms, "longest wait for a runner; beyond: 504")->capture_default_str();
-  c->add_option("--idle-timeout", a.idle_timeout_s, "seconds a connection may sit idle or half-sent")->capture_default_str();
-  c->add_option("--http-threads", a.http_threads, "HTTP worker threads: connections served at once (a kept-alive connection holds one)")->capture_default_str();
+  c->add_option("--idle-timeout", a.idle_timeout_s, "seconds a connection may go without sending a byte (idle, or stalled in a request: 408)")->capture_default_str();
+  c->add_option("--receive-timeout", a.receive_timeout_s, "seconds a request may take to arrive whole, from its first byte (beyond: 408)")->capture_default_str();
+  c->add_option("--http-threads", a.http_threads, "HTTP requests read and answered at once (idle and slow connections hold no thread)")->capture_default_str();
+  c->add_option("--max-connections", a.max_connections, "open HTTP connections; at the limit the one waiting longest with no request answered is closed (0: the open-file limit less 256)")->capture_default_str();
   c->add_flag("--log-requests", a.log_requests, "one log line per request");
   c->add_option("--web", a.web_root,
                 "folder of the viewer's files, served at / (default: ./web, else <prefix>/share/kiln/web "
@@ -101,6 +105,8 @@ int do_serve(const ServeArgs& a) {
   o.max_queue = a.max_queue;
   o.request_timeout = std::chrono::milliseconds(a.request_timeout_ms);
   o.idle_timeout_s = a.idle_timeout_s;
+  o.receive_timeout_s = a.receive_timeout_s;
+  o.max_connections = a.max_connections;
   o.http_threads = a.http_threads;
   o.log_requests = a.log_requests;
   // The viewer's files: ./web from the source tree, else <prefix>/share/kiln/web.

@@ -66,43 +66,42 @@ std::optional<double> number_param(const httplib::Request& req, const char* key,
 
 }  // namespace
 
+// cpp-httplib's server as a request parser and router: HttpListener owns the connections and
+// hands it one request at a time (process_request is the library's own, protected).
+class HttpApi::Router : public httplib::Server {
+ public:
+  bool serve_one(httplib::Stream& stream, bool close, bool& closed) {
+    return process_request(stream, close, closed, nullptr);
+  }
+};
+
+namespace {
+HttpListenerOptions listener_options(const HttpOptions& o) {
+  HttpListenerOptions l;
+  l.workers = o.threads;
+  l.idle_timeout_s = o.idle_timeout_s;
+  l.receive_timeout_s = o.receive_timeout_s;
+  l.max_connections = o.max_connections;
+  return l;
+}
+}  // namespace
+
 HttpApi::HttpApi(ModelHost& host, HttpOptions options)
-    : host_(host), opt_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
-  const int threads = std::max(1, opt_.threads);
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  server_->set_payload_max_length(opt_.max_body_bytes);
-  server_->set_read_timeout(opt_.idle_timeout_s, 0);
-  server_->set_write_timeout(opt_.idle_timeout_s, 0);
-  server_->set_keep_alive_timeout(opt_.idle_timeout_s);
-  server_->set_keep_alive_max_count(1000);
-  server_->set_tcp_nodelay(true);
-  server_->set_socket_options([](int sock) {
-    // SO_REUSEADDR, not the library's SO_REUSEPORT: a second server on the same port must
-    // fail to start rather than silently take half of the connections. Buffers that hold a
-    // whole 256x256 tensor each way let a request and its answer cross in one go (accepted
-    // sockets inherit them).
-    int yes = 1, bytes = 1 << 20;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-  });
+    : host_(host),
+      opt_(std::move(options)),
+      router_(std::make_unique<Router>()),
+      listener_(listener_options(opt_), [r = router_.get()](httplib::Stream& s, bool close, bool& closed) {
+        return r->serve_one(s, close, closed);
+      }) {
+  router_->set_payload_max_length(opt_.max_body_bytes);
   routes();
 }
 
 HttpApi::~HttpApi() = default;
 
-Expected<int> HttpApi::bind(const std::string& host, int port) {
-  if (port == 0) {
-    const int p = server_->bind_to_any_port(host);
-    if (p <= 0) return io_error("cannot listen on " + host + " (any port)");
-    return p;
-  }
-  if (!server_->bind_to_port(host, port)) return io_error("cannot listen on " + host + ":" + std::to_string(port) + " (in use?)");
-  return port;
-}
-
-void HttpApi::run() { server_->listen_after_bind(); }
-void HttpApi::stop() { server_->stop(); }
+Expected<int> HttpApi::bind(const std::string& host, int port) { return listener_.bind(host, port); }
+void HttpApi::run() { listener_.run(); }
+void HttpApi::stop() { listener_.stop(); }
 
 std::vector<std::string> HttpApi::not_loaded() const {
   std::vector<std::string> out;
@@ -114,7 +113,7 @@ std::vector<std::string> HttpApi::not_loaded() const {
 }
 
 void HttpApi::routes() {
-  httplib::Server& s = *server_;
+  httplib::Server& s = *router_;
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown";
     try {
@@ -277,7 +276,21 @@ void HttpApi::routes() {
     send_json(res, answer);
   });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(prometheus_text(host_), "text/plain; version=0.0.4");
+    std::string text = prometheus_text(host_);
+    const HttpListenerStats c = listener_.stats();
+    text += "# HELP kiln_http_connections Open HTTP connections (idle ones included).\n"
+            "# TYPE kiln_http_connections gauge\nkiln_http_connections " + std::to_string(c.open) + "\n" +
+            "# HELP kiln_http_connections_max Open connections allowed before the longest-waiting idle one is closed.\n"
+            "# TYPE kiln_http_connections_max gauge\nkiln_http_connections_max " + std::to_string(c.max_connections) + "\n" +
+            "# HELP kiln_http_connections_closed_total HTTP connections the server closed, by why.\n"
+            "# TYPE kiln_http_connections_closed_total counter\n";
+    for (auto [why, n] : {std::pair{"idle", c.closed_idle}, {"slow_request", c.closed_slow},
+                          {"evicted", c.evicted}, {"head_too_large", c.head_too_large}})
+      text += std::string("kiln_http_connections_closed_total{reason=\"") + why + "\"} " + std::to_string(n) + "\n";
+    text += "# HELP kiln_http_connections_accepted_total HTTP connections accepted.\n"
+            "# TYPE kiln_http_connections_accepted_total counter\nkiln_http_connections_accepted_total " +
+            std::to_string(c.accepted) + "\n";
+    res.set_content(text, "text/plain; version=0.0.4");
   });
   if (!opt_.web_root.empty()) {
     s.set_mount_point("/", opt_.web_root);

@@ -16,15 +16,18 @@
 #include "server/kserve_json.h"
 #include "server/model_host.h"
 
-namespace httplib { class Server; }
+#include "server/http_listener.h"
+
 
 namespace kiln::serve {
 
 struct HttpOptions {
   size_t max_body_bytes = size_t{64} << 20;
   RequestLimits limits;
-  int threads = 64;  // connections served at once: a kept-alive connection holds its thread
-  int idle_timeout_s = 5;   // a connection with no request for this long is closed
+  int threads = 64;  // requests read and answered at once (HttpListener: idle connections hold none)
+  int idle_timeout_s = 5;      // HttpListenerOptions
+  int receive_timeout_s = 30;
+  size_t max_connections = 0;
   int runners = 1;          // reported in the model configuration
   // Repository control (load, unload) is refused unless this is true, and then needs the
   // admin token as "Authorization: Bearer <token>".
@@ -46,6 +49,7 @@ class HttpApi {
   Expected<int> bind(const std::string& host, int port);
   void run();   // serves until stop(); returns after in-flight requests are answered
   void stop();  // stops accepting; connections finish the request they are in
+  HttpListenerStats connections() const { return listener_.stats(); }
   // Requests read off a connection, and requests answered: equal after run() returns, unless
   // one was lost.
   uint64_t accepted() const { return accepted_; }
@@ -56,7 +60,9 @@ class HttpApi {
   std::vector<std::string> not_loaded() const;  // the repository's models that are not loaded
   ModelHost& host_;
   HttpOptions opt_;
-  std::unique_ptr<httplib::Server> server_;
+  class Router;  // cpp-httplib's server, used for its parser and routes only
+  std::unique_ptr<Router> router_;
+  HttpListener listener_;
   std::atomic<uint64_t> accepted_{0}, answered_{0};
 };
 

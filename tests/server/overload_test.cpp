@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <regex>
 #include <thread>
 
+#include "server/http_listener.h"
 #include "server/server_test_util.h"
 
 namespace kiln {
@@ -173,6 +175,127 @@ TEST(Connections, IdleAndHalfSentConnectionsAreClosedAndOthersServed) {
   close(silent);
   close(half);
   EXPECT_EQ(s.http().Get("/v2/health/live")->status, 200);
+  EXPECT_EQ(s.terminate(), 0);
+}
+
+
+// One value of the server's /metrics (-1 if absent).
+double metric(ServeProcess& s, const std::string& name) {
+  auto r = s.http().Get("/metrics");
+  if (!r || r->status != 200) return -1;
+  std::smatch m;
+  const std::regex line("(^|\n)" + std::regex_replace(name, std::regex(R"([{}"])"), R"(\$&)") + " ([0-9.e+]+)");
+  return std::regex_search(r->body, m, line) ? std::stod(m[2]) : -1;
+}
+
+// What the server sends on a raw connection until it closes it (or 10 s pass).
+std::string read_until_closed(int fd) {
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  return answer;
+}
+
+TEST(Connections, TenThousandIdleConnectionsAndSlowClientsLeaveHealthChecksAnswered) {
+  // Each connection is a descriptor here and one in the server.
+  const uint64_t files = serve::raise_open_file_limit();
+  if (files < 10600) GTEST_SKIP() << "the open-file limit here is " << files << " (ulimit -Hn): 10,000 connections need more";
+  fs::path repo = demo_repository_at("abuse", 64);
+  ServeProcess s({"--repository", repo.string(), "--idle-timeout", "60", "--receive-timeout", "2"}, false);
+  ASSERT_TRUE(s.wait_ready()) << s.log();
+
+  // 10,000 connections that never send a byte (with the old thread per connection, the
+  // 65th and every one after it waited for a thread, health checks too).
+  std::vector<int> idle;
+  for (int i = 0; i < 10000; ++i) {
+    const int fd = connect_to(s.http_port());
+    ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno);
+    idle.push_back(fd);
+  }
+  for (int i = 0; i < 300 && metric(s, "kiln_http_connections") < 10000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GE(metric(s, "kiln_http_connections"), 10000) << "the server holds them all open";
+
+  // Slow clients: request heads sent a byte at a time (slow-loris), a body that trickles, and
+  // a head larger than the server reads.
+  std::vector<int> loris, trickle;
+  for (int i = 0; i < 50; ++i) loris.push_back(connect_to(s.http_port()));
+  for (int i = 0; i < 10; ++i) trickle.push_back(connect_to(s.http_port()));
+  const int huge = connect_to(s.http_port());
+  const std::string head = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(1000, 'p') + "\r\n\r\n";
+  const std::string body_head = "POST /v2/models/leather/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
+  for (int fd : trickle) ASSERT_EQ(send(fd, body_head.data(), body_head.size(), 0), static_cast<ssize_t>(body_head.size()));
+  const std::string huge_head = "GET /v2 HTTP/1.1\r\nX-Pad: " + std::string(80 << 10, 'h') + "\r\n\r\n";
+  ASSERT_EQ(send(huge, huge_head.data(), huge_head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(huge_head.size()));
+  EXPECT_NE(read_until_closed(huge).find("431"), std::string::npos);
+  close(huge);
+  std::atomic<bool> done{false};
+  std::thread slow([&] {
+    for (size_t k = 0; k < head.size() && !done; ++k) {
+      for (int fd : loris) send(fd, &head[k], 1, MSG_NOSIGNAL);
+      for (int fd : trickle) send(fd, " ", 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // 10 bytes a second each
+    }
+  });
+
+  // Health checks and an inference answered throughout, while the slow clients run into the
+  // 2 s receive timeout.
+  int health = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto r = s.http().Get("/v2/health/ready");
+    ASSERT_TRUE(r) << "health check " << i << ": no answer";
+    EXPECT_EQ(r->status, 200);
+    ++health;
+    if (i == 20) {
+      auto [body, n] = binary_request("image", random_image({1, 1, 64, 64}, 3));
+      auto c = s.http();
+      auto infer = c.Post("/v2/models/leather/infer", {{"Inference-Header-Content-Length", std::to_string(n)}}, body,
+                          "application/octet-stream");
+      ASSERT_TRUE(infer);
+      EXPECT_EQ(infer->status, 200) << infer->body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(health, 40);
+  for (int fd : loris) {
+    const std::string answer = read_until_closed(fd);
+    EXPECT_NE(answer.find("408 Request Timeout"), std::string::npos) << answer;
+    EXPECT_NE(answer.find("--receive-timeout"), std::string::npos) << answer;
+  }
+  for (int fd : trickle) EXPECT_NE(read_until_closed(fd).find("408"), std::string::npos);
+  done = true;
+  slow.join();
+  EXPECT_GE(metric(s, "kiln_http_connections_closed_total{reason=\"slow_request\"}"), 60);
+  EXPECT_EQ(metric(s, "kiln_http_connections_closed_total{reason=\"head_too_large\"}"), 1);
+  for (int fd : loris) close(fd);
+  for (int fd : trickle) close(fd);
+  for (int fd : idle) close(fd);
+  for (int i = 0; i < 100 && metric(s, "kiln_http_connections") > 100; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_LT(metric(s, "kiln_http_connections"), 100) << "closed by their clients, closed by the server";
+  EXPECT_EQ(s.terminate(), 0);
+}
+
+TEST(Connections, AtTheConnectionLimitTheLongestIdleOneMakesRoom) {
+  fs::path repo = demo_repository_at("limit", 64);
+  ServeProcess s({"--repository", repo.string(), "--idle-timeout", "60", "--max-connections", "32"}, false);
+  ASSERT_TRUE(s.wait_ready()) << s.log();
+  std::vector<int> idle;
+  for (int i = 0; i < 32; ++i) {
+    idle.push_back(connect_to(s.http_port()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // accepted in this order
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Full: every new connection (this health check's, the metrics') closes the oldest idle one.
+  auto r = s.http().Get("/v2/health/live");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_GE(metric(s, "kiln_http_connections_closed_total{reason=\"evicted\"}"), 1);
+  EXPECT_EQ(metric(s, "kiln_http_connections_max"), 32);
+  EXPECT_EQ(read_until_closed(idle.front()), "") << "the first connection, idle longest, was closed";
+  char c;
+  EXPECT_EQ(recv(idle.back(), &c, 1, MSG_DONTWAIT), -1) << "the newest is still open";
+  for (int fd : idle) close(fd);
   EXPECT_EQ(s.terminate(), 0);
 }
 
