@@ -24,17 +24,3 @@ void unmap_populated(uint8_t* p, size_t bytes);
 
 }  // namespace kiln
 
-#include "kiln/status.h"
-
-namespace kiln {
-
-// A whole file mapped read-only, read ahead, faulted in as it is read. (Unlike anonymous
-// memory, a read fault on a cached file maps 16 pages at once: touching a 7.8 MB file took
-// 0.32 ms, MAP_POPULATE 0.66 ms, measured 2026-11-26.) Views into it must never be written.
-struct MappedFile {
-  std::shared_ptr<uint8_t> data;
-  size_t size = 0;
-};
-Expected<MappedFile> map_file(const std::string& path);
-
-}  // namespace kiln

@@ -1,5 +1,7 @@
 #include "engine/prepare.h"
 
+#include "core/mapped_file.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -136,6 +138,14 @@ Expected<PackedWeights> pack_raw(const Architecture& arch, RawWeights raw, const
   return w;
 }
 
+// A file that changed while it was read (rewritten or truncated in place: the pages it lost
+// read as zeros, core/mapped_file.h) is not used: its weights may be half old, half new.
+Status unchanged_since(const std::string& path, const std::optional<FileIdentity>& before) {
+  if (before && file_identity(path) == before) return Status::ok();
+  return io_error("'" + path + "' changed while it was being read (rewritten or truncated in place), so nothing of it "
+                  "is used: write a new file beside it and rename it into place");
+}
+
 }  // namespace
 
 Expected<PackedWeights> pack_weight_file(const Architecture& arch, const Graph& own, const std::string& file,
@@ -148,8 +158,11 @@ Expected<PackedWeights> pack_weight_file(const Architecture& arch, const Graph& 
     w.from_cache = true;
     return w;
   }
+  const auto before = file_identity(file);
   KILN_ASSIGN_OR_RETURN(RawWeights raw, read_weight_file(file, name_map, own, arch.signature, shapes));
-  return pack_raw(arch, std::move(raw), calibration, settings);
+  KILN_ASSIGN_OR_RETURN(PackedWeights packed, pack_raw(arch, std::move(raw), calibration, settings));
+  KILN_RETURN_IF_ERROR(unchanged_since(file, before));
+  return packed;
 }
 
 Expected<ModelInfo> describe(const LoadSpec& spec) {
@@ -168,6 +181,7 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
   const std::string where = "'" + spec.model + "'";
   phase("importing", 0.05);
   const ImportOptions io = import_options(spec);
+  const auto model_before = file_identity(spec.model);
   KILN_ASSIGN_OR_RETURN(ReadGraph read, read_graph(spec.model, io));
   Prepared p;
   describe_graph(p.info, read, spec.model);
@@ -233,6 +247,8 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
     if (!packed) return packed.error().with_context(where);
     p.packed = std::move(*packed);
   }
+  // The model file's own weights are read (as views into its mapping) until they are packed.
+  KILN_RETURN_IF_ERROR(unchanged_since(spec.model, model_before));
   p.info.pack_ms = ms_since(t0);
 
   const Plan& plan = *arch->plan;

@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "core/memory.h"
+#include "core/mapped_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -37,7 +37,7 @@ float half_to_float(uint16_t h) {
 }  // namespace
 
 Expected<RawWeights> read_safetensors(const std::string& path) {
-  KILN_ASSIGN_OR_RETURN(MappedFile file, map_file(path));
+  KILN_ASSIGN_OR_RETURN(MappedFile file, map_file(path, OnTruncation::kReadZeros));
   size_t size = file.size;
   std::shared_ptr<uint8_t> mapping = file.data;
   auto bad = [&](const std::string& why) { return invalid_model("'" + path + "' is not a valid safetensors file: " + why); };

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "core/memory.h"
+#include "core/mapped_file.h"
 
 namespace kiln {
 

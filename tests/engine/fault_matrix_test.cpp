@@ -8,12 +8,17 @@
 // RELIABILITY.md carries the printed matrix.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
+#include "core/mapped_file.h"
 #include "graph/graph.h"
 #include "import/import.h"
 #include "import/safetensors.h"
@@ -163,6 +168,63 @@ TEST_F(FaultMatrix, EveryDamagedFileEndsInAClearErrorAndTheServedModelIsUntouche
   }
   std::printf("[fault] %d cases: %d clear errors, %d loaded as other weights\n", cases, errors, other_weights);
   EXPECT_EQ(cases, 18);
+}
+
+// A file that changes while the engine reads it: cut short in place (its mapped pages past
+// the cut would raise SIGBUS and kill the process), rewritten in place, deleted. The change is
+// made right after the file is mapped and before any of it is read (the map hook), as another
+// process writing it at that moment would. Each ends in an error that names the file and says
+// why; the process lives on and the served model answers as before.
+TEST_F(FaultMatrix, AFileChangedWhileItIsReadIsNotUsed) {
+  const std::string weights = (dir_ / "w.safetensors").string();
+  const std::string good = read_file(weights);
+  const std::string model_copy = (dir_ / "model.onnx").string();
+  write_file(model_copy, read_file(model_));
+  struct Change {
+    const char* name;
+    std::function<void(const std::string&)> apply;
+  };
+  const std::vector<Change> changes = {
+      {"truncated in place", [](const std::string& p) { ASSERT_EQ(truncate(p.c_str(), 4096), 0); }},
+      {"rewritten in place",
+       [](const std::string& p) {
+         const int fd = open(p.c_str(), O_WRONLY);
+         const std::string junk(8192, '\x5a');
+         ASSERT_EQ(pwrite(fd, junk.data(), junk.size(), 1 << 16), static_cast<ssize_t>(junk.size()));
+         close(fd);
+       }},
+      {"deleted", [](const std::string& p) { ASSERT_EQ(unlink(p.c_str()), 0); }},
+  };
+  const uint64_t zero_pages_before = truncated_pages_read();
+  for (const std::string& target : {weights, model_copy}) {
+    for (const Change& c : changes) {
+      write_file(target, target == weights ? good : read_file(model_));
+      // Written well before it is read (timestamps are kept to a few milliseconds).
+      fs::last_write_time(target, fs::file_time_type::clock::now() - std::chrono::hours(1));
+      bool changed = false;
+      set_after_map_hook([&](const std::string& path) {
+        if (path != target || changed) return;
+        changed = true;
+        c.apply(path);
+      });
+      Status s = Status::ok();
+      if (target == weights) {
+        s = s_.engine.load_weights("served", target);
+      } else {
+        EXPECT_TRUE(s_.engine.load("changing", LoadSpec{target}));
+        s = s_.engine.wait_ready("changing", std::chrono::minutes(2));
+        s_.engine.unload("changing");
+      }
+      set_after_map_hook(nullptr);
+      EXPECT_TRUE(changed) << "the file was never mapped";
+      ASSERT_FALSE(s) << fs::path(target).filename() << " " << c.name << " while read was used";
+      std::printf("[fault] %-12s %-19s while read -> error: %s\n", fs::path(target).filename().c_str(), c.name,
+                  s.message().substr(0, 150).c_str());
+      EXPECT_NE(s.message().find(fs::path(target).filename().string()), std::string::npos) << s.message();
+      expect_served_unchanged(std::string(c.name) + " while read");
+    }
+  }
+  EXPECT_GT(truncated_pages_read(), zero_pages_before) << "the cut files' lost pages were read (as zeros)";
 }
 
 // The pack cache cannot be written (a file-size limit, as a full disk would): the run still

@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "core/memory.h"
+#include "core/mapped_file.h"
 
 #include "import/onnx/context.h"
 
@@ -154,7 +154,7 @@ Expected<OnnxFile> parse_onnx_bytes(std::shared_ptr<const uint8_t> bytes, size_t
 }
 
 Expected<OnnxFile> read_onnx_file(const std::string& path) {
-  KILN_ASSIGN_OR_RETURN(MappedFile file, map_file(path));
+  KILN_ASSIGN_OR_RETURN(MappedFile file, map_file(path, OnTruncation::kReadZeros));
   if (file.size == 0) return invalid_model("'" + path + "' is empty");
   size_t size = file.size;
   std::shared_ptr<const uint8_t> mapping = file.data;
