@@ -4,6 +4,7 @@
 #
 #   ./scripts/fuzz.sh [TARGET|all] [SECONDS per target, default 60]
 #   ./scripts/fuzz.sh replay     # every target over its tests/fuzz/ inputs only (the test command)
+#   ./scripts/fuzz.sh configure  # only configure build-fuzz/ (scripts/sanitize.sh builds the suite there)
 #
 # Targets are fuzz/*_fuzz.cpp: onnx, graphdef_pb, graphdef_pbtxt, keras_config,
 # safetensors, weight_pack, npy, image, kserve_infer. Each runs for SECONDS from a corpus in
@@ -19,7 +20,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 WHICH="${1:-all}"
 SECONDS_PER_TARGET="${2:-60}"
 REPLAY=0
+CONFIGURE_ONLY=0
 if [[ "$WHICH" == replay ]]; then REPLAY=1; WHICH=all; fi
+if [[ "$WHICH" == configure ]]; then CONFIGURE_ONLY=1; WHICH=all; fi
 [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: SECONDS must be a positive whole number" >&2; exit 2; }
 source scripts/deps.sh
 KILN_APT_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)  # clang's OpenMP for the library's own pragmas
@@ -32,9 +35,13 @@ if [[ "$WHICH" != all ]]; then
   TARGETS=("$WHICH")
 fi
 
+# -O1 and line tables only: the test command builds the library and the whole suite here, and
+# that compiles faster than at -O2 -g (stack traces keep their lines).
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-  -DKILN_FUZZ=ON -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_BENCH=OFF >/dev/null
+  -DKILN_FUZZ=ON -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCH=OFF >/dev/null
+[[ $CONFIGURE_ONLY == 1 ]] && exit 0
 cmake --build build-fuzz -j "$(nproc)" --target "${TARGETS[@]/#/fuzz_}"
 
 if [[ $REPLAY == 1 ]]; then

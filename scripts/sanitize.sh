@@ -1,14 +1,79 @@
 #!/usr/bin/env bash
-# The test suite under clang's AddressSanitizer, UndefinedBehaviorSanitizer and
-# LeakSanitizer (a separate build in build-asan/; the demo-model test is skipped for time).
-#   ./scripts/sanitize.sh
+# The test suite under clang's sanitizers; the test command (scripts/test.sh) runs both.
+#
+#   ./scripts/sanitize.sh [address|thread|all]      (default all)
+#
+# address: AddressSanitizer + UndefinedBehaviorSanitizer (undefined behaviour stops the test)
+#   + LeakSanitizer over the suite, in build-fuzz/: the fuzz targets' build, so one
+#   instrumented library serves both; then every fuzz regression input once more
+#   (scripts/fuzz.sh replay). Left out: what tests other programs rather than kiln's code
+#   (the browser, Python loading libkiln.so, Valgrind, nm, the install tree) and the plain
+#   replays of the fuzz inputs (the fuzz targets replay them instrumented).
+# thread: ThreadSanitizer over the tests whose code runs on several threads (build-tsan/):
+#   the engine's (clients on threads, weight swaps under load) and the server's (a kiln serve
+#   child, built with TSan too: HTTP and gRPC threads, runners, repository polling, shutdown).
+#   OpenMP runs one thread (OMP_NUM_THREADS=1): oneDNN's libgomp hands work over through futexes
+#   TSan cannot see, so every parallel loop would be reported; the races this looks for are
+#   kiln's own threads'.
+#
+# A report fails the run: each sanitizer writes its reports to build-*/sanitizer-reports/
+# (kiln serve children included, which a test may stop before their report reaches it), and
+# the directory must stay empty. Prints how long each part took.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$PWD"
+WHICH="${1:-all}"
+case "$WHICH" in address|thread|all) ;; *) echo "sanitize.sh: address, thread or all, not '$WHICH'" >&2; exit 2 ;; esac
 source scripts/deps.sh
 KILN_APT_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)  # clang's OpenMP for the library's own pragmas
 kiln_install_deps
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1" -DKILN_BUILD_BENCH=OFF >/dev/null
-cmake --build build-asan -j "$(nproc)" --target kiln_tests
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  build-asan/kiln_tests --gtest_filter='-DemoModels.*'
+
+jobs="${KILN_JOBS:-$(nproc)}"  # KILN_JOBS=1 beside a fuzzer
+# No report files from an earlier run; a report is any file the sanitizer writes there.
+reports_clean() { rm -rf "$1/sanitizer-reports"; mkdir -p "$1/sanitizer-reports"; }
+reports_check() {
+  local dir="$1/sanitizer-reports" what="$2"
+  if [[ -n "$(ls -A "$dir")" ]]; then
+    echo "sanitize.sh: $what reported (files in $dir):" >&2
+    for f in "$dir"/*; do echo "--- $f" >&2; grep -m12 -E 'ERROR|WARNING|SUMMARY|runtime error|#[0-9] ' "$f" >&2 || head -20 "$f" >&2; done
+    return 1
+  fi
+}
+
+if [[ "$WHICH" == address || "$WHICH" == all ]]; then
+  start=$SECONDS
+  ./scripts/fuzz.sh configure
+  cmake --build build-fuzz -j "$jobs" --target kiln_tests kiln_cli
+  built=$((SECONDS - start))
+  reports_clean build-fuzz
+  # halt_on_error: the first report ends the process, which fails its test (and a server
+  # child's clients); log_path keeps the report for the check below.
+  (cd build-fuzz && \
+    ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/asan" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/ubsan" \
+    ctest --output-on-failure -j "$jobs" --timeout 1200 \
+      -E '^(ViewerBrowser|Python|Install|Fuzz)\.|^CApi\.(ExampleUnderValgrind|SharedLibraryExportsOnlyKiln)$')
+  reports_check build-fuzz "AddressSanitizer/UndefinedBehaviorSanitizer"
+  ./scripts/fuzz.sh replay
+  echo "sanitize.sh: address: the suite under ASan+UBSan passed, no report ($built s to build, $((SECONDS - start)) s in all)"
+fi
+
+if [[ "$WHICH" == thread || "$WHICH" == all ]]; then
+  start=$SECONDS
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" -DCMAKE_C_FLAGS="-fsanitize=thread" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" \
+    -DKILN_TEST_SUBSET='/tests/(engine/engine_test|server/[a-z_]+_test)\.cpp$' -DKILN_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-tsan -j "$jobs" --target kiln_tests kiln_cli
+  built=$((SECONDS - start))
+  reports_clean build-tsan
+  # The suppressions, with one line per Abseil library the binary loads (tests/tsan.supp).
+  { cat tests/tsan.supp; ldd build-tsan/kiln | awk '$1 ~ /^libabsl_/ { print "called_from_lib:" $1 }'; } > build-tsan/tsan.supp
+  (cd build-tsan && \
+    OMP_NUM_THREADS=1 \
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/build-tsan/tsan.supp:log_path=$PWD/sanitizer-reports/tsan" \
+    ctest --output-on-failure -j "$jobs" --timeout 1200 -R '^(Engine|Http|Grpc|Segment|Repository|Overload|Shutdown|Connections)\.')
+  reports_check build-tsan "ThreadSanitizer"
+  echo "sanitize.sh: thread: the engine's and the server's concurrency tests under TSan passed, no report ($built s to build, $((SECONDS - start)) s in all)"
+fi
