@@ -127,6 +127,10 @@ void HttpApi::routes() {
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     std::string what = res.status == 404 ? "no endpoint " + req.method + " " + req.path : "request refused";
+    if (!HttpListener::why_request_stalled().empty()) {
+      res.status = 408;
+      what = HttpListener::why_request_stalled();
+    }
     if (res.status == 413)
       what = req.get_header_value("Content-Type") == "application/x-www-form-urlencoded"
                  ? "a body sent as application/x-www-form-urlencoded (curl -d's default) may be 8 KiB at most: send "

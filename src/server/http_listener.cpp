@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -27,8 +28,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include "core/numbers.h"
 
 namespace kiln::serve {
 
@@ -76,9 +75,9 @@ Arrival request_arrival(std::string_view bytes) {
     const std::string_view line = head.substr(at + 2, end - at - 2);
     at = end;
     if (iequals_prefix(line, "content-length:")) {
-      auto n = parse_int64(std::string(trim(line.substr(15))));
-      if (!n || *n < 0) return Arrival::kWhole;  // the parser answers 400
-      content_length = *n;
+      const std::string_view v = trim(line.substr(15));
+      const auto [end, error] = std::from_chars(v.data(), v.data() + v.size(), content_length);
+      if (error != std::errc() || end != v.data() + v.size() || content_length < 0) return Arrival::kWhole;  // the parser answers 400
     } else if (iequals_prefix(line, "transfer-encoding:") || iequals_prefix(line, "expect:")) {
       return Arrival::kWhole;
     }
@@ -138,12 +137,18 @@ struct Connection {
   }
 };
 
+// Why the request being read on this worker thread stopped arriving (empty: it did not).
+thread_local std::string t_stalled;
+
 // A connection as cpp-httplib's parser reads it: from the bytes already buffered first, then
-// from the socket, never past the request's deadline.
+// from the socket, never past the request's deadline; its answer is written within the same
+// time again (a client that reads it a byte at a time does not keep the worker).
 class ConnectionStream final : public httplib::Stream {
  public:
-  ConnectionStream(Connection& c, Clock::time_point deadline, int idle_timeout_s)
-      : c_(c), deadline_(deadline), idle_ms_(idle_timeout_s * 1000) {}
+  ConnectionStream(Connection& c, Clock::time_point deadline, const HttpListenerOptions& o)
+      : c_(c), deadline_(deadline), opt_(o), idle_ms_(o.idle_timeout_s * 1000) {
+    t_stalled.clear();
+  }
 
   bool is_readable() const override { return !c_.unparsed().empty() || wait(POLLIN, wait_ms()); }
   bool is_writable() const override { return wait(POLLOUT, idle_ms_); }
@@ -151,7 +156,14 @@ class ConnectionStream final : public httplib::Stream {
     while (c_.unparsed().empty()) {
       c_.compact();
       if (c_.peer_done) return 0;
-      if (!wait(POLLIN, wait_ms())) return -1;  // idle or past the deadline: the parser fails
+      if (!wait(POLLIN, wait_ms())) {  // idle or past the deadline: the parser fails
+        t_stalled = Clock::now() >= deadline_
+                        ? "the request did not arrive whole within " + std::to_string(opt_.receive_timeout_s) +
+                              " s (the server's --receive-timeout)"
+                        : "no byte of the request for " + std::to_string(opt_.idle_timeout_s) +
+                              " s (the server's --idle-timeout)";
+        return -1;
+      }
       bool again = false;
       const ssize_t n = c_.fill(kReadChunk, again);
       if (n < 0) return -1;
@@ -163,6 +175,7 @@ class ConnectionStream final : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
   ssize_t write(const char* ptr, size_t size) override {
+    if (!write_deadline_) write_deadline_ = Clock::now() + std::chrono::seconds(opt_.receive_timeout_s);
     size_t done = 0;
     while (done < size) {
       const ssize_t n = send(c_.fd, ptr + done, size - done, MSG_NOSIGNAL);
@@ -171,7 +184,7 @@ class ConnectionStream final : public httplib::Stream {
       } else if (n < 0 && errno == EINTR) {
         continue;
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!wait(POLLOUT, idle_ms_)) return -1;  // the client stopped reading
+        if (!wait(POLLOUT, std::min(idle_ms_, millis_until(*write_deadline_)))) return -1;  // it stopped reading
       } else {
         return -1;
       }
@@ -211,6 +224,8 @@ class ConnectionStream final : public httplib::Stream {
   }
   Connection& c_;
   Clock::time_point deadline_;
+  std::optional<Clock::time_point> write_deadline_;
+  const HttpListenerOptions& opt_;
   int idle_ms_;
 };
 
@@ -369,7 +384,7 @@ struct HttpListener::Impl {
       bool keep = true;
       for (;;) {
         const auto deadline = c->started.value_or(Clock::now()) + std::chrono::seconds(opt.receive_timeout_s);
-        ConnectionStream stream(*c, deadline, opt.idle_timeout_s);
+        ConnectionStream stream(*c, deadline, opt);
         const bool last = stopping || ++c->requests >= opt.keep_alive_max_count || c->peer_done;
         bool closed = false, ok = false;
         try {
@@ -380,7 +395,7 @@ struct HttpListener::Impl {
         c->compact();
         c->last_activity = Clock::now();
         c->started.reset();
-        if (!ok || closed || last) {
+        if (!ok || closed || last || !t_stalled.empty()) {  // (a stalled request's rest is not a request)
           keep = false;
           break;
         }
@@ -556,6 +571,8 @@ HttpListenerStats HttpListener::stats() const {
   s.max_connections = impl_->opt.max_connections;
   return s;
 }
+
+const std::string& HttpListener::why_request_stalled() { return t_stalled; }
 
 uint64_t raise_open_file_limit() {
   rlimit r{};

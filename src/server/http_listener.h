@@ -65,6 +65,10 @@ class HttpListener {
   void run();   // until stop(); returns once the requests being answered are answered
   void stop();  // stops accepting, closes connections with no request being answered
   HttpListenerStats stats() const;
+  // On a worker, while its request is answered: why the request stopped arriving ("no byte
+  // for 5 s (--idle-timeout)", "not whole within 30 s (--receive-timeout)"), or empty. The
+  // error page says it with 408 instead of the parser's 400.
+  static const std::string& why_request_stalled();
 
  private:
   struct Impl;

@@ -104,10 +104,10 @@ TEST(Shutdown, SigtermUnderLoadAnswersEveryAcceptedRequest) {
   ServeProcess s({"--repository", repo.string(), "--runners", "2"}, true);
   int polls = 0;
   ASSERT_TRUE(s.wait_ready(std::chrono::seconds(60), &polls)) << s.log();
-  auto [body, n] = binary_request("image", random_image({1, 1, 128, 128}, 1));
+  const auto request = binary_request("image", random_image({1, 1, 128, 128}, 1));  // (clang 14: no captured bindings)
   std::atomic<bool> stop{false};
   Tally t;
-  std::thread load([&] { hammer(s, "leather", body, n, 4, 100000, stop, t); });
+  std::thread load([&] { hammer(s, "leather", request.first, request.second, 4, 100000, stop, t); });
   while (t.ok.load() < 50) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const int status = s.terminate();  // while four clients keep sending
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -222,6 +222,12 @@ TEST(Connections, TenThousandIdleConnectionsAndSlowClientsLeaveHealthChecksAnswe
   for (int i = 0; i < 50; ++i) loris.push_back(connect_to(s.http_port()));
   for (int i = 0; i < 10; ++i) trickle.push_back(connect_to(s.http_port()));
   const int huge = connect_to(s.http_port());
+  // A body too large to wait for (1 MB): its first 300 KB go to a worker, which waits for the
+  // rest no longer than the receive timeout and answers 408.
+  const int stalled = connect_to(s.http_port());
+  const std::string stalled_request = "POST /v2/models/leather/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                      "Content-Length: 1000000\r\n\r\n" + std::string(300000, ' ');
+  ASSERT_EQ(send(stalled, stalled_request.data(), stalled_request.size(), 0), static_cast<ssize_t>(stalled_request.size()));
   const std::string head = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(1000, 'p') + "\r\n\r\n";
   const std::string body_head = "POST /v2/models/leather/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
   for (int fd : trickle) ASSERT_EQ(send(fd, body_head.data(), body_head.size(), 0), static_cast<ssize_t>(body_head.size()));
@@ -263,6 +269,10 @@ TEST(Connections, TenThousandIdleConnectionsAndSlowClientsLeaveHealthChecksAnswe
     EXPECT_NE(answer.find("--receive-timeout"), std::string::npos) << answer;
   }
   for (int fd : trickle) EXPECT_NE(read_until_closed(fd).find("408"), std::string::npos);
+  const std::string stalled_answer = read_until_closed(stalled);
+  EXPECT_NE(stalled_answer.find("408 Request Timeout"), std::string::npos) << stalled_answer;
+  EXPECT_NE(stalled_answer.find("--receive-timeout"), std::string::npos) << stalled_answer;
+  close(stalled);
   done = true;
   slow.join();
   EXPECT_GE(metric(s, "kiln_http_connections_closed_total{reason=\"slow_request\"}"), 60);
