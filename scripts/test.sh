@@ -12,8 +12,10 @@ cd build
 ./kiln_tests --gtest_filter='OnnxConformance.*' 2>/dev/null | grep '^\[conformance\]' || true
 ctest --output-on-failure -j 2 --timeout 600
 cd ..
-# Every parser's regression inputs once more, under AddressSanitizer and
-# UndefinedBehaviorSanitizer (a clang build of the library in build-fuzz/; RELIABILITY.md).
+# The suite again under clang's sanitizers (RELIABILITY.md): AddressSanitizer +
+# UndefinedBehaviorSanitizer + LeakSanitizer over the whole suite and every parser's regression
+# inputs (build-fuzz/), ThreadSanitizer over the engine's and the server's concurrency tests
+# (build-tsan/). Any report fails the command.
 start=$SECONDS
-./scripts/fuzz.sh replay
-echo "test.sh: the sanitizer replay took $((SECONDS - start)) s (its clang build included)"
+./scripts/sanitize.sh all
+echo "test.sh: the sanitizer runs took $((SECONDS - start)) s (their clang builds included)"
