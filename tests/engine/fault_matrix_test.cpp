@@ -77,7 +77,9 @@ struct Served {
 class FaultMatrix : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "kiln_fault_matrix";
+    // One folder per process: ctest runs this suite's tests two at a time, and each SetUp
+    // empties its folder (a shared one failed the fresh-machine run).
+    dir_ = fs::path(::testing::TempDir()) / ("kiln_fault_matrix_" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     model_ = testing::source_path(kModel);
