@@ -54,7 +54,8 @@ if [[ "$WHICH" == address || "$WHICH" == all ]]; then
     ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/asan" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/ubsan" \
     ctest --output-on-failure -j "$jobs" --timeout 1200 \
-      -E '^(ViewerBrowser|Python|Install|Fuzz)\.|^CApi\.(ExampleUnderValgrind|SharedLibraryExportsOnlyKiln)$|^(Int8\.AgreesWithFp32OnTheDemoModels|DemoModels\.HeldOutIouMatchesTheModelCards)$')
+      -E '^(ViewerBrowser|Python|Install|Fuzz)\.|^CApi\.(ExampleUnderValgrind|SharedLibraryExportsOnlyKiln)$|^(Int8\.AgreesWithFp32OnTheDemoModels|DemoModels\.HeldOutIouMatchesTheModelCards)$') ||
+    { reports_check build-fuzz "AddressSanitizer/UndefinedBehaviorSanitizer"; exit 1; }  # a failed test: show why
   reports_check build-fuzz "AddressSanitizer/UndefinedBehaviorSanitizer"
   ./scripts/fuzz.sh replay
   echo "sanitize.sh: address: the suite under ASan+UBSan passed, no report ($built s to build, $((SECONDS - start)) s in all)"
@@ -75,7 +76,8 @@ if [[ "$WHICH" == thread || "$WHICH" == all ]]; then
   (cd build-tsan && \
     OMP_NUM_THREADS=1 \
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/build-tsan/tsan.supp:log_path=$PWD/sanitizer-reports/tsan" \
-    ctest --output-on-failure -j "$jobs" --timeout 1200 -R '^(Engine|Http|Grpc|Segment|Repository|Overload|Shutdown|Connections)\.')
+    ctest --output-on-failure -j "$jobs" --timeout 1200 -R '^(Engine|Http|Grpc|Segment|Repository|Overload|Shutdown|Connections)\.') ||
+    { reports_check build-tsan "ThreadSanitizer"; exit 1; }  # a failed test: show why
   reports_check build-tsan "ThreadSanitizer"
   echo "sanitize.sh: thread: the engine's and the server's concurrency tests under TSan passed, no report ($built s to build, $((SECONDS - start)) s in all)"
 fi
