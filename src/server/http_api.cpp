@@ -75,22 +75,11 @@ class HttpApi::Router : public httplib::Server {
   }
 };
 
-namespace {
-HttpListenerOptions listener_options(const HttpOptions& o) {
-  HttpListenerOptions l;
-  l.workers = o.threads;
-  l.idle_timeout_s = o.idle_timeout_s;
-  l.receive_timeout_s = o.receive_timeout_s;
-  l.max_connections = o.max_connections;
-  return l;
-}
-}  // namespace
-
 HttpApi::HttpApi(ModelHost& host, HttpOptions options)
     : host_(host),
       opt_(std::move(options)),
       router_(std::make_unique<Router>()),
-      listener_(listener_options(opt_), [r = router_.get()](httplib::Stream& s, bool close, bool& closed) {
+      listener_(opt_.connections, [r = router_.get()](httplib::Stream& s, bool close, bool& closed) {
         return r->serve_one(s, close, closed);
       }) {
   router_->set_payload_max_length(opt_.max_body_bytes);

@@ -24,10 +24,7 @@ namespace kiln::serve {
 struct HttpOptions {
   size_t max_body_bytes = size_t{64} << 20;
   RequestLimits limits;
-  int threads = 64;  // requests read and answered at once (HttpListener: idle connections hold none)
-  int idle_timeout_s = 5;      // HttpListenerOptions
-  int receive_timeout_s = 30;
-  size_t max_connections = 0;
+  HttpListenerOptions connections;  // workers, timeouts, the connection limit
   int runners = 1;          // reported in the model configuration
   // Repository control (load, unload) is refused unless this is true, and then needs the
   // admin token as "Authorization: Bearer <token>".

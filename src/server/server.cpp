@@ -107,10 +107,10 @@ Expected<std::unique_ptr<Server>> Server::start(const ServeOptions& options) {
     serve::HttpOptions o;
     o.max_body_bytes = options.max_body_bytes;
     o.limits.max_json_depth = static_cast<size_t>(std::max(1, options.max_json_depth));
-    o.threads = options.http_threads;
-    o.idle_timeout_s = options.idle_timeout_s;
-    o.receive_timeout_s = options.receive_timeout_s;
-    o.max_connections = options.max_connections;
+    o.connections.workers = options.http_threads;
+    o.connections.idle_timeout_s = options.idle_timeout_s;
+    o.connections.receive_timeout_s = options.receive_timeout_s;
+    o.connections.max_connections = options.max_connections;
     o.runners = options.runners;
     o.explicit_control = options.explicit_model_control;
     o.admin_token = options.admin_token;
