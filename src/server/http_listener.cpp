@@ -38,8 +38,9 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kListenId = 0, kWakeId = 1;  // epoll ids below the first connection's
 constexpr size_t kReadChunk = 64 << 10;
 
+// Rounded up: a poll for the rounded-down time can end before `t`.
 int millis_until(Clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(t - Clock::now()).count();
   return static_cast<int>(std::clamp<long long>(ms, 0, 1 << 30));
 }
 
@@ -156,8 +157,11 @@ class ConnectionStream final : public httplib::Stream {
     while (c_.unparsed().empty()) {
       c_.compact();
       if (c_.peer_done) return 0;
+      // Which bound the wait ran into is decided before it: after it, the clock may still read
+      // a hair before the deadline.
+      const bool deadline_first = millis_until(deadline_) <= idle_ms_;
       if (!wait(POLLIN, wait_ms())) {  // idle or past the deadline: the parser fails
-        t_stalled = Clock::now() >= deadline_
+        t_stalled = deadline_first
                         ? "the request did not arrive whole within " + std::to_string(opt_.receive_timeout_s) +
                               " s (the server's --receive-timeout)"
                         : "no byte of the request for " + std::to_string(opt_.idle_timeout_s) +
