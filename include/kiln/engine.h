@@ -103,6 +103,11 @@ struct MemoryReport {
   size_t spare_weight_bytes = 0;     // buffers of released weights kept for the next pack
 };
 
+// The process's resident memory now, and the most it may use: its cgroup's limit (a
+// container's), else the machine's memory. What an engine's memory is measured against.
+size_t process_resident_bytes();
+size_t process_memory_limit_bytes();
+
 class Engine {
  public:
   explicit Engine(EngineOptions options = {});

@@ -57,6 +57,7 @@ struct ModelInfo {
   size_t steps = 0;                        // plan steps (primitives, reorders, fallbacks)
   size_t reference_steps = 0;              // steps running naive reference kernels
   size_t arena_bytes = 0;                  // activation arena of one runner
+  size_t plan_bytes = 0;                   // process memory its plan took to compile (JIT code, descriptors)
   size_t weight_bytes = 0;                 // packed weights
   bool weights_from_cache = false;         // mapped from the pack cache or a .kwp
   bool plan_shared = false;                // the plan was compiled for another model already
@@ -76,6 +77,11 @@ struct ModelInfo {
   // Milliseconds spent in each phase of preparation.
   double import_ms = 0, optimize_ms = 0, compile_ms = 0, pack_ms = 0, warmup_ms = 0;
 };
+
+// The model format kiln advertises for an architecture, "kiln-<fingerprint>": a ModelMesh
+// ServingRuntime that lists it takes exactly the models that can share its plans
+// (docs/deploy.md).
+inline std::string model_format_name(const std::string& fingerprint) { return "kiln-" + fingerprint; }
 
 // Per-step timing of one run, for `kiln bench --profile`.
 struct StepProfile {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/process_memory.h"
 #include "core/status_macros.h"
 #include "engine/prepare.h"
 #include "engine/runner_pool.h"
@@ -417,6 +418,9 @@ Status Engine::export_pack(const std::string& name, const std::string& path) con
   std::lock_guard<std::mutex> lock(e->mu);
   return write_pack_file(path, *e->arch->plan, *e->weights, e->pack_key);
 }
+
+size_t process_resident_bytes() { return resident_bytes(); }
+size_t process_memory_limit_bytes() { return memory_limit_bytes(); }
 
 MemoryReport Engine::memory() const {
   MemoryReport r;

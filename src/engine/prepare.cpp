@@ -2,13 +2,12 @@
 
 #include "core/mapped_file.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/clock.h"
+#include "core/process_memory.h"
 #include "core/status_macros.h"
 #include "import/import.h"
 #include "import/weight_file.h"
@@ -66,15 +65,6 @@ std::string slower_than_fp32_note(const Plan& plan) {
 }
 
 namespace {
-
-size_t current_rss_bytes() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
 
 ImportOptions import_options(const LoadSpec& spec) {
   ImportOptions io;
@@ -205,7 +195,7 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
   p.info.plan_shared = arch != nullptr;
   if (!arch) {
     phase("compiling plan", 0.2);
-    const size_t rss0 = current_rss_bytes();
+    const size_t rss0 = resident_bytes();
     // Compiling times the candidate computations of the convolutions (ops/conv_choice.cpp);
     // with a cache directory those timings are kept for the next start on this CPU.
     const std::string timing_dir = settings.cache.dir.empty() ? timing_cache().default_dir() : settings.cache.dir;
@@ -219,7 +209,7 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
     a->key = key;
     a->plan = *plan;
     a->signature = weight_signature(g);
-    const size_t rss1 = current_rss_bytes();
+    const size_t rss1 = resident_bytes();
     a->compile_rss_bytes = rss1 - std::min(rss0, rss1);
     const size_t bytes = packed_weight_bytes(*a->plan);
     a->storage = std::make_shared<StoragePool>(bytes, bytes <= settings.recycle_weight_bytes ? 1 : 0);
@@ -259,6 +249,7 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
   p.info.slower_than_fp32 = slower_than_fp32_note(plan);
   for (const auto& s : plan.steps) p.info.reference_steps += s->kind.starts_with("reference:");
   p.info.arena_bytes = plan.arena_bytes;
+  p.info.plan_bytes = arch->compile_rss_bytes;
   p.info.weight_bytes = p.packed.weights->bytes();
   p.info.weights_from_cache = p.packed.from_cache;
   p.graph = std::move(g);

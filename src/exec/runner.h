@@ -9,6 +9,7 @@
 // happen at preparation, not in a user's request.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -27,7 +28,7 @@ class Runner {
   // Makes sure the arena fits `plan` (allocating and touching it now).
   void reserve(const Plan& plan);
   Expected<std::vector<Tensor>> run(const Plan& plan, const Weights& weights, const std::vector<Tensor>& inputs);
-  size_t arena_bytes() const { return arena_bytes_; }
+  size_t arena_bytes() const { return arena_bytes_.load(std::memory_order_relaxed); }
   // The activations of the last run (a plan compiled with keep_values lists where each is).
   const uint8_t* arena() const { return arena_.get(); }
 
@@ -37,7 +38,7 @@ class Runner {
 
  private:
   std::shared_ptr<uint8_t> arena_;
-  size_t arena_bytes_ = 0;
+  std::atomic<size_t> arena_bytes_{0};  // read by Engine::memory() from other threads
   dnnl::stream stream_{cpu_engine()};
   bool profiling_ = false;
   std::vector<double> step_ms_;

@@ -166,6 +166,19 @@ json viewer_settings(bool explicit_control) {
           {"generator", {{"classes", classes}, {"min_size", kMinGeneratedSize}, {"max_size", kMaxGeneratedSize}}}};
 }
 
+json memory_report(const ModelHost& host) {
+  const MemoryReport m = host.memory();
+  return {{"resident_bytes", process_resident_bytes()},
+          {"limit_bytes", process_memory_limit_bytes()},
+          {"plans", m.plans},
+          {"models", m.models},
+          {"plan_bytes", m.plan_bytes},
+          {"weight_bytes", m.weight_bytes_resident + m.weight_bytes_mapped},
+          {"weight_bytes_mapped", m.weight_bytes_mapped},
+          {"arena_bytes", m.arena_bytes},
+          {"spare_weight_bytes", m.spare_weight_bytes}};
+}
+
 std::string prometheus_text(const ModelHost& host) {
   std::string out;
   char line[512];
@@ -218,6 +231,15 @@ std::string prometheus_text(const ModelHost& host) {
   out += "# HELP kiln_plan_weight_bytes Packed weight bytes of the models of one plan.\n# TYPE kiln_plan_weight_bytes gauge\n";
   for (const auto& [plan, use] : plans)
     add("kiln_plan_weight_bytes{plan=\"%s\"} %zu\n", label(plan).c_str(), use.weight_bytes);
+  const MemoryReport m = host.memory();
+  out += "# HELP kiln_memory_bytes The process's resident memory, and the engines' plans, packed weights and "
+         "activation arenas in it.\n# TYPE kiln_memory_bytes gauge\n";
+  add("kiln_memory_bytes{kind=\"resident\"} %zu\n", process_resident_bytes());
+  add("kiln_memory_bytes{kind=\"plans\"} %zu\n", m.plan_bytes);
+  add("kiln_memory_bytes{kind=\"weights\"} %zu\n", m.weight_bytes_resident + m.weight_bytes_mapped);
+  add("kiln_memory_bytes{kind=\"arenas\"} %zu\n", m.arena_bytes);
+  out += "# HELP kiln_plans Compiled plans held.\n# TYPE kiln_plans gauge\n";
+  add("kiln_plans %zu\n", m.plans);
   return out;
 }
 

@@ -35,6 +35,8 @@ nlohmann::json model_list(const ModelHost& host, const std::vector<std::string>&
 // What the viewer needs to know of the server: name, version, whether models may be loaded
 // and unloaded, and the generator's texture classes.
 nlohmann::json viewer_settings(bool explicit_control);
+// The process's memory and the engines' share of it: plans, packed weights, arenas.
+nlohmann::json memory_report(const ModelHost& host);
 std::string prometheus_text(const ModelHost& host);
 
 }  // namespace kiln::serve

@@ -235,7 +235,9 @@ void HttpApi::routes() {
     send_json(res, model_list(host_, not_loaded()));
   });
   s.Get("/kiln/v1/server", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, viewer_settings(opt_.explicit_control));
+    json j = viewer_settings(opt_.explicit_control);
+    j["memory"] = memory_report(host_);
+    send_json(res, j);
   });
   s.Get("/kiln/v1/generate", [](const httplib::Request& req, httplib::Response& res) {
     auto png = generated_image(req.get_param_value("class"), req.get_param_value("seed"), req.get_param_value("size"));

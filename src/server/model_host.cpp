@@ -246,6 +246,22 @@ bool ModelHost::all_ready() const {
   return true;
 }
 
+MemoryReport ModelHost::memory() const {
+  MemoryReport total;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, slot] : engines_) {
+    const MemoryReport m = slot->engine->memory();
+    total.plans += m.plans;
+    total.models += m.models;
+    total.plan_bytes += m.plan_bytes;
+    total.weight_bytes_resident += m.weight_bytes_resident;
+    total.weight_bytes_mapped += m.weight_bytes_mapped;
+    total.arena_bytes += m.arena_bytes;
+    total.spare_weight_bytes += m.spare_weight_bytes;
+  }
+  return total;
+}
+
 std::map<std::string, ModelHost::PlanUse> ModelHost::plans() const {
   std::map<std::string, PlanUse> out;
   for (const HostedModel& m : models()) {

@@ -76,6 +76,8 @@ class ModelHost {
     size_t weight_bytes = 0;
   };
   std::map<std::string, PlanUse> plans() const;
+  // The engines' memory (kiln/engine.h), summed over engines.
+  MemoryReport memory() const;
 
   // Runs a request under the model's admission: refused (kUnavailable) when its queue is
   // full or it is not ready, kDeadlineExceeded when no runner frees up by the deadline.
