@@ -24,8 +24,16 @@
 namespace kiln {
 
 struct ServeOptions {
-  std::string repository;           // a model repository folder, or:
+  // What is served, one of:
+  std::string repository;           // a model repository folder
   std::string demo_models;          // the folder of kiln's demo models (unet.onnx + <class>.safetensors)
+  std::string model_dir;            // one model folder or file (KServe's /mnt/models), served as model_name
+  std::string model_name = "model";
+  // ModelMesh: no model at start; ModelMesh loads and unloads them through its model-runtime
+  // SPI on the gRPC port (docs/deploy.md).
+  bool model_runtime = false;
+  size_t runtime_capacity_bytes = 0;  // memory for models; 0: the memory limit less what the process holds
+  std::chrono::milliseconds model_loading_timeout{120000};
   std::string http = "127.0.0.1:8000";  // host:port, "[::1]:8000"; empty: no HTTP
   std::string grpc = "127.0.0.1:8001";  // empty: no gRPC
   int runners = 1;                  // concurrent runs per engine

@@ -91,8 +91,9 @@ struct DemoArgs {
 void add_demo(CLI::App& app, DemoArgs& a);
 // Filled from kiln::ServeOptions' defaults by add_serve (one place says what they are).
 struct ServeArgs {
-  std::string repository, demo_models = "models/demo", http, grpc;
-  bool demo = false, log_requests = false;
+  std::string repository, demo_models = "models/demo", http, grpc, model_dir, model_name;
+  bool demo = false, log_requests = false, model_runtime = false;
+  int capacity_mb = 0, load_timeout_s = 0;
   int runners = 0, max_queue = 0, request_timeout_ms = 0, idle_timeout_s = 0, receive_timeout_s = 0, http_threads = 0, threads = 0;
   size_t max_connections = 0;
   int max_body_mb = 0;

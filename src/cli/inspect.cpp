@@ -44,6 +44,7 @@ int do_inspect(const InspectArgs& a) {
     j["weight_bytes"] = i.weight_bytes;
     j["flops"] = i.flops;
     j["fingerprint"] = i.fingerprint;
+    j["model_format"] = model_format_name(i.fingerprint);  // for ModelMesh placement (docs/deploy.md)
     j["producer"] = i.producer;
     j["opset"] = i.opset;
     j["plan_steps"] = i.steps;
@@ -60,8 +61,8 @@ int do_inspect(const InspectArgs& a) {
     return 0;
   }
   std::string opset = i.opset > 0 ? " (opset " + std::to_string(i.opset) + ")" : "";
-  std::printf("model         %s\nproducer      %s%s\nfingerprint   %s\n", a.model.c_str(), i.producer.c_str(),
-              opset.c_str(), i.fingerprint.c_str());
+  std::printf("model         %s\nproducer      %s%s\nfingerprint   %s (model format %s)\n", a.model.c_str(),
+              i.producer.c_str(), opset.c_str(), i.fingerprint.c_str(), model_format_name(i.fingerprint).c_str());
   for (const auto& t : i.inputs) std::printf("input         %s %s\n", t.name.c_str(), shape_to_string(t.shape).c_str());
   for (const auto& t : i.outputs) std::printf("output        %s %s\n", t.name.c_str(), shape_to_string(t.shape).c_str());
   std::printf("parameters    %lld (%.2f MB packed)\n", static_cast<long long>(i.parameters), i.weight_bytes / 1e6);

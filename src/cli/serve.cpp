@@ -31,6 +31,24 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   c->add_option("--repository", a.repository, "model repository: one folder per model (README: kiln serve)");
   c->add_flag("--demo", a.demo, "serve the six demo models (no repository to write)");
   c->add_option("--demo-models", a.demo_models, "where the demo models are")->capture_default_str();
+  auto* model_dir = c->add_option("--model-dir,--model_dir", a.model_dir,
+                                  "serve one model: a folder read as a repository's model folder, or a model file "
+                                  "(KServe: /mnt/models)");
+  a.model_name = d.model_name;
+  c->add_option("--model-name,--model_name", a.model_name, "the name --model-dir serves it under")
+      ->capture_default_str()
+      ->needs(model_dir);
+  auto* runtime = c->add_flag("--model-runtime", a.model_runtime,
+                              "a ModelMesh serving runtime: no models at start; ModelMesh loads and unloads them "
+                              "through its model-runtime SPI on the gRPC port (docs/deploy.md)");
+  c->add_option("--capacity-mb", a.capacity_mb,
+                "--model-runtime: memory for models (default: the cgroup's or machine's memory less what the process "
+                "holds, less 256 MiB)")
+      ->needs(runtime);
+  a.load_timeout_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(d.model_loading_timeout).count());
+  c->add_option("--load-timeout", a.load_timeout_s, "--model-runtime: seconds a model may take to load")
+      ->capture_default_str()
+      ->needs(runtime);
   c->add_option("--http", a.http, "HTTP address host:port (port 0: any free one; '' for none)")->capture_default_str();
   c->add_option("--grpc", a.grpc, "gRPC address host:port ('' for none)")->capture_default_str();
   c->add_option("--runners", a.runners, "concurrent runs per engine (each with its own arena)")->capture_default_str();
@@ -67,11 +85,16 @@ void add_serve(CLI::App& app, ServeArgs& a) {
 int do_serve(const ServeArgs& a) {
   set_threads(a.threads);
   ServeOptions o;
-  if (a.demo == !a.repository.empty()) {
-    std::cerr << "kiln: serve needs --repository DIR or --demo (one of the two)\n";
+  if (a.demo + !a.repository.empty() + !a.model_dir.empty() + a.model_runtime != 1) {
+    std::cerr << "kiln: serve needs one of --repository DIR, --demo, --model-dir PATH, --model-runtime\n";
     return 2;
   }
   o.repository = a.repository;
+  o.model_dir = a.model_dir;
+  o.model_name = a.model_name;
+  o.model_runtime = a.model_runtime;
+  o.runtime_capacity_bytes = static_cast<size_t>(std::max(0, a.capacity_mb)) << 20;
+  o.model_loading_timeout = std::chrono::seconds(std::max(1, a.load_timeout_s));
   if (a.demo) o.demo_models = a.demo_models == "models/demo" ? data_path(a.demo_models, "unet.onnx") : a.demo_models;
   if (a.demo && o.demo_models.empty()) {
     std::cerr << "kiln: no demo models in ./models/demo nor installed beside this binary (--demo-models DIR)\n";

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "server/documents.h"
+#include "server/grpc_status.h"
 #include "server/inference.h"
 #include "server/proto/grpc_predict_v2.grpc.pb.h"
 #include "server/wire_types.h"
@@ -15,20 +16,14 @@ namespace kiln::serve {
 
 namespace {
 
-
-grpc::Status to_grpc(const Status& s) {
-  switch (s.code()) {
-    case ErrorCode::kOk: return grpc::Status::OK;
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kInvalidModel:
-    case ErrorCode::kUnsupported: return {grpc::StatusCode::INVALID_ARGUMENT, s.message()};
-    case ErrorCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, s.message()};
-    case ErrorCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, s.message()};
-    case ErrorCode::kDeadlineExceeded: return {grpc::StatusCode::DEADLINE_EXCEEDED, s.message()};
-    case ErrorCode::kIo:
-    case ErrorCode::kInternal: return {grpc::StatusCode::INTERNAL, s.message()};
-  }
-  return {grpc::StatusCode::INTERNAL, s.message()};
+// The model a call is for: as ModelMesh's runtime, the mm-model-id header names it
+// (mm-model-id-bin for ids that are not ASCII) and wins over the request's own field.
+std::string model_named(const grpc::ServerContext* ctx, const std::string& field, bool model_runtime) {
+  if (!model_runtime) return field;
+  const auto& md = ctx->client_metadata();
+  for (const char* key : {"mm-model-id", "mm-model-id-bin"})
+    if (auto it = md.find(key); it != md.end()) return std::string(it->second.data(), it->second.size());
+  return field;
 }
 
 Expected<std::string> model_of(const std::string& name, const std::string& version) {
@@ -58,9 +53,9 @@ Expected<Tensor> typed_input(const inference::ModelInferRequest::InferInputTenso
   return invalid_argument(std::string(wire_type_name(type)) + " travels as raw_input_contents only");
 }
 
-Expected<InferCall> decode(const inference::ModelInferRequest& req, const RequestLimits& limits) {
+Expected<InferCall> decode(const inference::ModelInferRequest& req, const std::string& model, const RequestLimits& limits) {
   InferCall call;
-  auto name = model_of(req.model_name(), req.model_version());
+  auto name = model_of(model, req.model_version());
   if (!name) return name.error();
   call.model = *name;
   call.id = req.id();
@@ -94,6 +89,7 @@ struct GrpcApi::Impl final : public inference::GRPCInferenceService::Service {
   Impl(ModelHost& h, GrpcOptions o) : host(h), opt(std::move(o)) {}
   ModelHost& host;
   GrpcOptions opt;
+  std::unique_ptr<grpc::Service> model_runtime;
   std::unique_ptr<grpc::Server> server;
 
   grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
@@ -106,9 +102,9 @@ struct GrpcApi::Impl final : public inference::GRPCInferenceService::Service {
     r->set_ready(host.all_ready());
     return grpc::Status::OK;
   }
-  grpc::Status ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* q,
+  grpc::Status ModelReady(grpc::ServerContext* ctx, const inference::ModelReadyRequest* q,
                           inference::ModelReadyResponse* r) override {
-    auto name = model_of(q->name(), q->version());
+    auto name = model_of(model_named(ctx, q->name(), opt.model_runtime.has_value()), q->version());
     if (!name) return to_grpc(name.error());
     auto m = host.model(*name);
     if (!m) return to_grpc(m.error());
@@ -122,9 +118,9 @@ struct GrpcApi::Impl final : public inference::GRPCInferenceService::Service {
     for (const std::string& e : server_extensions()) r->add_extensions(e);
     return grpc::Status::OK;
   }
-  grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* q,
+  grpc::Status ModelMetadata(grpc::ServerContext* ctx, const inference::ModelMetadataRequest* q,
                              inference::ModelMetadataResponse* r) override {
-    auto name = model_of(q->name(), q->version());
+    auto name = model_of(model_named(ctx, q->name(), opt.model_runtime.has_value()), q->version());
     if (!name) return to_grpc(name.error());
     auto m = host.model(*name);
     if (!m) return to_grpc(m.error());
@@ -142,12 +138,13 @@ struct GrpcApi::Impl final : public inference::GRPCInferenceService::Service {
     for (const TensorInfo& t : info->outputs) add(t, r->add_outputs());
     return grpc::Status::OK;
   }
-  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* q,
+  grpc::Status ModelInfer(grpc::ServerContext* ctx, const inference::ModelInferRequest* q,
                           inference::ModelInferResponse* r) override {
     const auto t0 = Clock::now();
-    auto call = decode(*q, opt.limits);
+    const std::string model = model_named(ctx, q->model_name(), opt.model_runtime.has_value());
+    auto call = decode(*q, model, opt.limits);
     Expected<InferReply> reply = call ? infer(host, *call) : Expected<InferReply>(call.error());
-    if (auto m = host.model(q->model_name())) {
+    if (auto m = host.model(model)) {
       const RunTimings t = reply ? reply->timings : RunTimings{};
       m->stats->record(outcome_of(reply ? 200 : http_status(reply.error())), ms_since(t0) / 1000, t.queue_ms / 1000,
                        t.compute_ms / 1000);
@@ -186,6 +183,10 @@ Expected<int> GrpcApi::start(const std::string& address) {
   b.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 << 20);
   b.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   b.RegisterService(impl_.get());
+  if (impl_->opt.model_runtime) {
+    impl_->model_runtime = make_model_runtime_service(impl_->host, *impl_->opt.model_runtime);
+    b.RegisterService(impl_->model_runtime.get());
+  }
   impl_->server = b.BuildAndStart();
   if (!impl_->server || port == 0) return io_error("cannot listen for gRPC on " + address + " (in use?)");
   return port;

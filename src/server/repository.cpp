@@ -137,16 +137,13 @@ Status check_model_name(const std::string& name) {
   return Status::ok();
 }
 
-Expected<ModelConfig> read_model(const std::string& root_dir, const std::string& name, const ModelDefaults& defaults) {
-  if (Status s = check_model_name(name); !s) return s;
+namespace {
+
+// The folder `folder` (canonical) read as the model `name`; the paths its config names must
+// stay inside `root`.
+Expected<ModelConfig> read_folder(const fs::path& root, const fs::path& folder, const std::string& name,
+                                  const ModelDefaults& defaults) {
   std::error_code ec;
-  const fs::path root = fs::canonical(root_dir, ec);
-  if (ec) return not_found("the repository '" + root_dir + "' does not exist");
-  const fs::path folder = fs::weakly_canonical(root / name, ec);
-  const fs::path rel = folder.lexically_relative(root);
-  if (ec || rel.empty() || *rel.begin() == ".." || rel.has_parent_path())
-    return invalid_argument("model folder '" + name + "' leaves the repository");
-  if (!fs::is_directory(folder, ec)) return not_found("no model '" + name + "' in the repository");
   ModelConfig c;
   c.name = name;
   c.folder = folder.string();
@@ -175,6 +172,39 @@ Expected<ModelConfig> read_model(const std::string& root_dir, const std::string&
   }
   c.model_file = c.spec.model;
   c.weights_file = c.spec.weights.empty() ? c.spec.model : c.spec.weights;
+  c.platform = platform_of(c.spec.model);
+  return c;
+}
+
+}  // namespace
+
+Expected<ModelConfig> read_model(const std::string& root_dir, const std::string& name, const ModelDefaults& defaults) {
+  if (Status s = check_model_name(name); !s) return s;
+  std::error_code ec;
+  const fs::path root = fs::canonical(root_dir, ec);
+  if (ec) return not_found("the repository '" + root_dir + "' does not exist");
+  const fs::path folder = fs::weakly_canonical(root / name, ec);
+  const fs::path rel = folder.lexically_relative(root);
+  if (ec || rel.empty() || *rel.begin() == ".." || rel.has_parent_path())
+    return invalid_argument("model folder '" + name + "' leaves the repository");
+  if (!fs::is_directory(folder, ec)) return not_found("no model '" + name + "' in the repository");
+  return read_folder(root, folder, name, defaults);
+}
+
+Expected<ModelConfig> read_model_at(const std::string& path, const std::string& name, const ModelDefaults& defaults) {
+  if (Status s = check_model_name(name); !s) return s;
+  std::error_code ec;
+  const fs::path p = fs::canonical(path, ec);
+  if (ec) return not_found("model '" + name + "': '" + path + "' does not exist");
+  if (fs::is_directory(p, ec)) return read_folder(p, p, name, defaults);
+  if (!fs::is_regular_file(p, ec) || !is_model_file(p))
+    return invalid_argument("model '" + name + "': '" + path + "' is neither a folder nor a model file (.onnx, .pb, .pbtxt, .h5)");
+  ModelConfig c;
+  c.name = name;
+  c.folder = p.parent_path().string();
+  c.precision = defaults.precision;
+  c.conv = defaults.conv;
+  c.spec.model = c.model_file = c.weights_file = p.string();
   c.platform = platform_of(c.spec.model);
   return c;
 }

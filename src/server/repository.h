@@ -59,6 +59,11 @@ Status check_model_name(const std::string& name);
 // One folder of the repository, read as the model named `name`.
 Expected<ModelConfig> read_model(const std::string& root, const std::string& name, const ModelDefaults& defaults);
 
+// A model on its own, outside any repository: a folder read as a repository's model folder
+// whose config.json may name only files inside it (KServe's /mnt/models, the path ModelMesh
+// gives a model), or a model file.
+Expected<ModelConfig> read_model_at(const std::string& path, const std::string& name, const ModelDefaults& defaults);
+
 struct RepositoryScan {
   std::map<std::string, Expected<ModelConfig>> models;  // by name; a bad folder is an error, not an absence
 };

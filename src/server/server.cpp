@@ -54,6 +54,11 @@ struct Server::Impl {
 
   Expected<serve::ModelConfig> read_config(const std::string& name) const {
     if (!opt.repository.empty()) return serve::read_model(opt.repository, name, defaults);
+    if (opt.model_runtime) return not_found("models come and go through ModelMesh's model-runtime SPI here");
+    if (!opt.model_dir.empty()) {
+      if (name != opt.model_name) return not_found("this server serves one model, '" + opt.model_name + "'");
+      return serve::read_model_at(opt.model_dir, name, defaults);
+    }
     auto demo = serve::demo_repository(opt.demo_models, defaults);
     if (!demo) return demo.error();
     auto it = demo->models.find(name);
@@ -61,12 +66,20 @@ struct Server::Impl {
     return it->second;
   }
 
+  // The models that start() loads, and that the repository index lists.
+  Expected<serve::RepositoryScan> scan() const {
+    if (!opt.repository.empty()) return serve::scan_repository(opt.repository, defaults);
+    if (!opt.demo_models.empty()) return serve::demo_repository(opt.demo_models, defaults);
+    serve::RepositoryScan one;
+    if (!opt.model_dir.empty()) one.models.emplace(opt.model_name, serve::read_model_at(opt.model_dir, opt.model_name, defaults));
+    return one;
+  }
+
   std::vector<std::string> repository_names() const {
-    auto scan = opt.repository.empty() ? serve::demo_repository(opt.demo_models, defaults)
-                                       : serve::scan_repository(opt.repository, defaults);
+    auto models = scan();
     std::vector<std::string> names;
-    if (scan)
-      for (const auto& entry : scan->models) names.push_back(entry.first);
+    if (models)
+      for (const auto& entry : models->models) names.push_back(entry.first);
     return names;
   }
 };
@@ -81,12 +94,17 @@ Expected<std::unique_ptr<Server>> Server::start(const ServeOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->opt = options;
   impl->defaults = {options.precision, options.conv_algorithm};
-  if (options.repository.empty() == options.demo_models.empty())
-    return invalid_argument("serve a repository (--repository DIR) or the demo models (--demo), one of the two");
+  const int sources = !options.repository.empty() + !options.demo_models.empty() + !options.model_dir.empty() +
+                      options.model_runtime;
+  if (sources != 1)
+    return invalid_argument(
+        "serve one of: a repository (--repository DIR), the demo models (--demo), one model (--model-dir PATH), "
+        "or what ModelMesh loads (--model-runtime)");
   if (options.explicit_model_control && options.admin_token.empty())
     return invalid_argument("--model-control explicit needs an admin token (--admin-token-file)");
-  auto scan = options.repository.empty() ? serve::demo_repository(options.demo_models, impl->defaults)
-                                         : serve::scan_repository(options.repository, impl->defaults);
+  if (options.model_runtime && options.grpc.empty())
+    return invalid_argument("--model-runtime serves ModelMesh's SPI on the gRPC port: give --grpc an address");
+  auto scan = impl->scan();
   if (!scan) return scan.error();
 
   serve::HostOptions ho;
@@ -129,6 +147,14 @@ Expected<std::unique_ptr<Server>> Server::start(const ServeOptions& options) {
 #ifdef KILN_WITH_GRPC
     serve::GrpcOptions o;
     o.max_message_bytes = static_cast<int>(std::min<size_t>(options.max_body_bytes, size_t{1} << 30));
+    if (options.model_runtime) {
+      serve::ModelRuntimeOptions r;
+      r.capacity_bytes = options.runtime_capacity_bytes;
+      r.loading_timeout = options.model_loading_timeout;
+      r.runners = std::max(1, options.runners);
+      r.defaults = impl->defaults;
+      o.model_runtime = r;
+    }
     impl->grpc = std::make_unique<serve::GrpcApi>(*impl->host, o);
     auto port = impl->grpc->start(options.grpc);
     if (!port) {
