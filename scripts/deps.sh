@@ -17,6 +17,7 @@ KILN_APT_PACKAGES=(
   libgtest-dev                        # tests
   valgrind                            # tests: the C API's example run under it
   python3-numpy                       # tests: the Python package (python/kiln)
+  python3-yaml                        # tests: the Kubernetes manifests (deploy/) parse and name real fields
   libonnx-testdata                    # the ONNX backend conformance cases (tests)
 )
 
