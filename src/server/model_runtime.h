@@ -12,8 +12,9 @@
 //   before (ModelMesh restarted) are unloaded first, and it answers STARTING while one of
 //   them is still being prepared.
 // - loadModel returns once the model is warm, with its size: its packed weights, plus its
-//   plan (compile memory and one activation arena per runner) when it is the first model of
-//   its architecture here. Models sharing a plan cost only their weights.
+//   plan (compile memory and one activation arena per runner, or what the process grew by
+//   while loading it if more) when it is the first model of its architecture here. Models
+//   sharing a plan cost only their weights.
 // - unloadModel returns once the model is gone (waiting out a preparation that a cancelled
 //   loadModel left running); an unknown id is no error.
 // - predictModelSize: the model folder's file sizes, plus a plan unless the model type
