@@ -11,13 +11,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-build/kiln-image.tar}
 source scripts/deps.sh
 kiln_install_packages mmdebstrap
-ls build/kiln_*_amd64.deb >/dev/null 2>&1 || ./scripts/package.sh
+./scripts/package.sh >/dev/null  # incremental: the package of this checkout, never a stale one
 deb=$(ls -t build/kiln_*_amd64.deb | head -1)
 echo "image: a Debian 12 root with $(basename "$deb") -> $out"
 mmdebstrap --quiet --variant=apt --include=ca-certificates \
   --customize-hook="copy-in $deb /tmp" \
   --customize-hook='chroot "$1" sh -c "apt-get install -y --no-install-recommends /tmp/kiln_*_amd64.deb >/dev/null && rm /tmp/kiln_*_amd64.deb"' \
-  --customize-hook='chroot "$1" useradd --system --uid 1000 --home-dir /var/lib/kiln --create-home kiln' \
+  --customize-hook='chroot "$1" useradd --uid 1000 --home-dir /var/lib/kiln --create-home kiln' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
   bookworm "$out"
 # The root works: kiln runs in it and finds its demo models.

@@ -76,7 +76,7 @@ if [[ "$WHICH" == thread || "$WHICH" == all ]]; then
   (cd build-tsan && \
     OMP_NUM_THREADS=1 \
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/build-tsan/tsan.supp:log_path=$PWD/sanitizer-reports/tsan" \
-    ctest --output-on-failure -j "$jobs" --timeout 1200 -R '^(Engine|Http|Grpc|Segment|Repository|Overload|Shutdown|Connections)\.') ||
+    ctest --output-on-failure -j "$jobs" --timeout 1200 -R '^(Engine|Http|Grpc|Segment|Repository|Overload|Shutdown|Connections|ModelMeshRuntime|ModelMeshPlacement|KServeRuntime)\.') ||
     { reports_check build-tsan "ThreadSanitizer"; exit 1; }  # a failed test: show why
   reports_check build-tsan "ThreadSanitizer"
   echo "sanitize.sh: thread: the engine's and the server's concurrency tests under TSan passed, no report ($built s to build, $((SECONDS - start)) s in all)"
