@@ -11,7 +11,7 @@ namespace kiln::onnx_import {
 
 namespace {
 constexpr int kMinOpset = 6;  // 6 differs from 7 only in legacy broadcasting, refused per node
-constexpr int kMaxOpset = 17;
+constexpr int kMaxOpset = 21;  // 18-21 changed the supported ops' inputs (Pad's axes, Resize's axes and policy)
 
 std::string dir_of(const std::string& path) {
   auto slash = path.find_last_of('/');

@@ -1,4 +1,5 @@
-// ONNX Resize (opsets 10-17) and Upsample (7-9) -> ResizeAttrs over H and W.
+// ONNX Resize (opsets 10-21) and Upsample (7-9) -> ResizeAttrs over H and W.
+#include <algorithm>
 #include <cmath>
 
 #include "import/onnx/importer.h"
@@ -13,6 +14,7 @@ Expected<CoordTransform> coord_of(const NodeContext& c, const std::string& s) {
   if (s == "align_corners") return CoordTransform::kAlignCorners;
   if (s == "asymmetric") return CoordTransform::kAsymmetric;
   if (s == "tf_half_pixel_for_nn") return CoordTransform::kTfHalfPixelForNn;
+  if (s == "half_pixel_symmetric") return c.fail("coordinate_transformation_mode 'half_pixel_symmetric' (opset 19) is not supported");
   return c.fail("coordinate_transformation_mode '" + s + "' is not supported");
 }
 
@@ -54,6 +56,47 @@ Status resolve_size(const NodeContext& c, const Shape& x, const std::vector<floa
   return Status::ok();
 }
 
+// Opset 18's additions: scales or sizes for the listed axes only, sizes that keep the aspect
+// ratio, and antialiasing (refused: kiln's linear and nearest do not filter).
+Status opset18_attributes(const NodeContext& c, const Shape& x, std::vector<float>& scales, std::vector<int64_t>& sizes) {
+  if (c.attr_int("antialias", 0) != 0) return c.fail("antialias=1 (opset 18) is not supported");
+  const int64_t rank = static_cast<int64_t>(x.size());
+  std::vector<int64_t> axes = c.attr_ints("axes");
+  if (axes.empty())
+    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+  for (int64_t& a : axes) {
+    if (a < 0) a += rank;
+    if (a < 0 || a >= rank) return c.bad("axes name an axis outside the input's rank");
+  }
+  const size_t given = sizes.empty() ? scales.size() : sizes.size();
+  if (given != axes.size()) return c.bad("scales or sizes must have one value per axis in axes");
+  const std::string policy = c.attr_string("keep_aspect_ratio_policy", "stretch");
+  if (policy != "stretch" && policy != "not_larger" && policy != "not_smaller")
+    return c.bad("keep_aspect_ratio_policy '" + policy + "' is not stretch, not_larger or not_smaller");
+  if (!sizes.empty() && policy != "stretch") {
+    // One scale for every listed axis, the largest that fits (not_larger) or the smallest
+    // that covers (not_smaller); each size is then that scale times the input's, rounded.
+    double scale = policy == "not_larger" ? INFINITY : 0.0;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      const double r = static_cast<double>(sizes[i]) / static_cast<double>(x[static_cast<size_t>(axes[i])]);
+      scale = policy == "not_larger" ? std::min(scale, r) : std::max(scale, r);
+    }
+    for (size_t i = 0; i < axes.size(); ++i)
+      sizes[i] = static_cast<int64_t>(std::floor(scale * static_cast<double>(x[static_cast<size_t>(axes[i])]) + 0.5));
+  }
+  // As full-rank lists, the other axes unchanged.
+  if (!sizes.empty()) {
+    std::vector<int64_t> full(x.begin(), x.end());
+    for (size_t i = 0; i < axes.size(); ++i) full[static_cast<size_t>(axes[i])] = sizes[i];
+    sizes = std::move(full);
+  } else {
+    std::vector<float> full(x.size(), 1.0f);
+    for (size_t i = 0; i < axes.size(); ++i) full[static_cast<size_t>(axes[i])] = scales[i];
+    scales = std::move(full);
+  }
+  return Status::ok();
+}
+
 Status translate_resize(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
   ResizeAttrs a;
@@ -75,6 +118,7 @@ Status translate_resize(NodeContext& c) {
       scales = s.to_f32();
     }
     if (scales.empty() && sizes.empty()) return c.bad("neither scales nor sizes is given");
+    if (c.opset() >= 18) KILN_RETURN_IF_ERROR(opset18_attributes(c, x, scales, sizes));
   }
   KILN_RETURN_IF_ERROR(resolve_size(c, x, scales, sizes, a));
   if (a.out_size[0] == x[2] && a.out_size[1] == x[3] && a.scales[0] == 1.0f && a.scales[1] == 1.0f)

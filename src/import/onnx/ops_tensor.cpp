@@ -94,6 +94,7 @@ Status translate_pad(NodeContext& c) {
   if (mode == "constant") a.mode = PadMode::kConstant;
   else if (mode == "reflect") a.mode = PadMode::kReflect;
   else if (mode == "edge") a.mode = PadMode::kEdge;
+  else if (mode == "wrap") return c.fail("pad mode 'wrap' (opset 19) is not supported");
   else return c.fail("pad mode '" + mode + "' is not supported");
   std::vector<int64_t> pads;
   if (c.opset() < 11) {
@@ -102,7 +103,19 @@ Status translate_pad(NodeContext& c) {
   } else {
     KILN_ASSIGN_OR_RETURN(pads, c.const_ints(1));
     if (c.has_input(2)) { KILN_ASSIGN_OR_RETURN(Tensor v, c.const_value(2)); a.value = v.to_f32().at(0); }
-    if (c.has_input(3)) return c.fail("the axes input of Pad is not supported");
+    if (c.has_input(3)) {  // opset 18: pads for these axes only, the others unpadded
+      KILN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, c.const_ints(3));
+      if (pads.size() != 2 * axes.size()) return c.bad("pads must have twice as many values as axes");
+      const int64_t rank = static_cast<int64_t>(x.size());
+      std::vector<int64_t> full(2 * x.size(), 0);
+      for (size_t i = 0; i < axes.size(); ++i) {
+        const int64_t axis = axes[i] < 0 ? axes[i] + rank : axes[i];
+        if (axis < 0 || axis >= rank) return c.bad("axis " + std::to_string(axes[i]) + " is outside the input's rank");
+        full[static_cast<size_t>(axis)] = pads[i];
+        full[static_cast<size_t>(axis + rank)] = pads[i + axes.size()];
+      }
+      pads = std::move(full);
+    }
   }
   if (pads.size() != 2 * x.size()) return c.bad("pads must have twice the input's rank values");
   a.begin.assign(pads.begin(), pads.begin() + static_cast<long>(x.size()));
