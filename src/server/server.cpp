@@ -52,17 +52,14 @@ struct Server::Impl {
   std::condition_variable stopped_cv;
   bool stopped = false;
 
+  // One model, read again (repository control): a repository folder as it is now, else the
+  // model of that name among those start() loads.
   Expected<serve::ModelConfig> read_config(const std::string& name) const {
     if (!opt.repository.empty()) return serve::read_model(opt.repository, name, defaults);
-    if (opt.model_runtime) return not_found("models come and go through ModelMesh's model-runtime SPI here");
-    if (!opt.model_dir.empty()) {
-      if (name != opt.model_name) return not_found("this server serves one model, '" + opt.model_name + "'");
-      return serve::read_model_at(opt.model_dir, name, defaults);
-    }
-    auto demo = serve::demo_repository(opt.demo_models, defaults);
-    if (!demo) return demo.error();
-    auto it = demo->models.find(name);
-    if (it == demo->models.end()) return not_found("no demo model '" + name + "'");
+    auto models = scan();
+    if (!models) return models.error();
+    auto it = models->models.find(name);
+    if (it == models->models.end()) return not_found("no model '" + name + "' here");
     return it->second;
   }
 
