@@ -27,8 +27,12 @@ root="$PWD"
 WHICH="${1:-all}"
 case "$WHICH" in address|thread|all) ;; *) echo "sanitize.sh: address, thread or all, not '$WHICH'" >&2; exit 2 ;; esac
 source scripts/deps.sh
-KILN_APT_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)  # clang's OpenMP for the library's own pragmas
+# clang's OpenMP for the library's own pragmas; llvm-14 for llvm-symbolizer: without it a report's
+# frames are addresses only and the suppressions in tests/tsan.supp that name functions cannot match.
+KILN_APT_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev llvm-14)
 kiln_install_deps
+symbolizer=/usr/lib/llvm-14/bin/llvm-symbolizer
+[[ -x "$symbolizer" ]] || { echo "sanitize.sh: $symbolizer is missing (Debian's llvm-14)" >&2; exit 1; }
 
 jobs="${KILN_JOBS:-$(nproc)}"  # KILN_JOBS=1 beside a fuzzer
 # No report files from an earlier run; a report is any file the sanitizer writes there.
@@ -37,7 +41,7 @@ reports_check() {
   local dir="$1/sanitizer-reports" what="$2"
   if [[ -n "$(ls -A "$dir")" ]]; then
     echo "sanitize.sh: $what reported (files in $dir):" >&2
-    for f in "$dir"/*; do echo "--- $f" >&2; grep -m12 -E 'ERROR|WARNING|SUMMARY|runtime error|#[0-9] ' "$f" >&2 || head -20 "$f" >&2; done
+    for f in "$dir"/*; do echo "--- $f" >&2; head -80 "$f" >&2; done
     return 1
   fi
 }
@@ -51,8 +55,8 @@ if [[ "$WHICH" == address || "$WHICH" == all ]]; then
   # halt_on_error: the first report ends the process, which fails its test (and a server
   # child's clients); log_path keeps the report for the check below.
   (cd build-fuzz && \
-    ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/asan" \
-    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/ubsan" \
+    ASAN_OPTIONS="external_symbolizer_path=$symbolizer:detect_leaks=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/asan" \
+    UBSAN_OPTIONS="external_symbolizer_path=$symbolizer:print_stacktrace=1:halt_on_error=1:log_path=$PWD/sanitizer-reports/ubsan" \
     ctest --output-on-failure -j "$jobs" --timeout 1200 \
       -E '^(ViewerBrowser|Python|Install|Fuzz)\.|^CApi\.(ExampleUnderValgrind|SharedLibraryExportsOnlyKiln)$|^(Int8\.AgreesWithFp32OnTheDemoModels|DemoModels\.HeldOutIouMatchesTheModelCards)$') ||
     { reports_check build-fuzz "AddressSanitizer/UndefinedBehaviorSanitizer"; exit 1; }  # a failed test: show why
@@ -75,7 +79,7 @@ if [[ "$WHICH" == thread || "$WHICH" == all ]]; then
   { cat tests/tsan.supp; ldd build-tsan/kiln | awk '$1 ~ /^libabsl_/ { print "called_from_lib:" $1 }'; } > build-tsan/tsan.supp
   (cd build-tsan && \
     OMP_NUM_THREADS=1 \
-    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/build-tsan/tsan.supp:log_path=$PWD/sanitizer-reports/tsan" \
+    TSAN_OPTIONS="external_symbolizer_path=$symbolizer:halt_on_error=1:second_deadlock_stack=1:suppressions=$root/build-tsan/tsan.supp:log_path=$PWD/sanitizer-reports/tsan" \
     ctest --output-on-failure -j "$jobs" --timeout 1200 -R '^(Engine|Http|Grpc|Segment|Repository|Overload|Shutdown|Connections|ModelMeshRuntime|ModelMeshPlacement|KServeRuntime)\.') ||
     { reports_check build-tsan "ThreadSanitizer"; exit 1; }  # a failed test: show why
   reports_check build-tsan "ThreadSanitizer"
