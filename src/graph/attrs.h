@@ -2,8 +2,10 @@
 //
 // Importers translate each framework's attribute dictionaries into these structs, resolving
 // everything that is static (auto_pad, constant shape inputs, opset differences) so that
-// later layers never look at framework-specific spellings. Spatial attributes are 2-D:
-// kiln runs image models, NCHW, and importers reject other ranks with a clear message.
+// later layers never look at framework-specific spellings. Windowed ops (convolutions, pools)
+// have one kernel size, stride and dilation per spatial axis: 1-D (NCW), 2-D (NCHW, images)
+// or 3-D (NCDHW, volumes); their pads are ONNX's order, every axis's begin and then every
+// axis's end ({top, left, bottom, right} in 2-D).
 #pragma once
 
 #include <array>
@@ -30,6 +32,20 @@ enum class UnaryKind : uint8_t {
   kAbs,
   kSqrt,
   kNeg,
+  kLog,
+  kReciprocal,       // 1 / x
+  kSoftplus,         // log(1 + exp(x))
+  kSoftsign,         // x / (1 + |x|)
+  kSelu,             // beta * (x > 0 ? x : alpha * (exp(x) - 1)); beta is ONNX's gamma
+  kThresholdedRelu,  // x > alpha ? x : 0
+  kShrink,           // x < -alpha ? x + beta : x > alpha ? x - beta : 0 (alpha lambd, beta bias)
+  kCelu,             // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+  kErf,
+  kSin, kCos, kTan, kAsin, kAcos, kAtan,
+  kSinh, kCosh, kAsinh, kAcosh, kAtanh,
+  kCeil, kFloor,
+  kRound,            // to nearest, halves to even
+  kSign,
 };
 const char* unary_kind_name(UnaryKind k);
 
@@ -41,7 +57,7 @@ struct UnaryAttrs {
 };
 
 // Element-wise binary functions with NumPy broadcasting.
-enum class BinaryKind : uint8_t { kAdd, kSub, kMul, kDiv, kMax, kMin, kPRelu };
+enum class BinaryKind : uint8_t { kAdd, kSub, kMul, kDiv, kMax, kMin, kPRelu, kPow };
 const char* binary_kind_name(BinaryKind k);
 
 // A post-op fused into a producing convolution: either an activation, or the addition of
@@ -64,12 +80,13 @@ struct FoldedBatchNorm {
   bool operator==(const FoldedBatchNorm&) const = default;
 };
 
-// Pads are {top, left, bottom, right}.
+using Spatial = std::vector<int64_t>;
+
 struct ConvAttrs {
-  std::array<int64_t, 2> kernel{1, 1};
-  std::array<int64_t, 2> strides{1, 1};
-  std::array<int64_t, 2> dilations{1, 1};
-  std::array<int64_t, 4> pads{0, 0, 0, 0};
+  Spatial kernel{1, 1};
+  Spatial strides{1, 1};
+  Spatial dilations{1, 1};
+  Spatial pads{0, 0, 0, 0};
   int64_t group = 1;
   bool has_bias = false;  // inputs: [x, w, (b)]
   FoldedBatchNorm folded_bn;
@@ -81,13 +98,13 @@ struct ConvAttrs {
   bool operator==(const ConvAttrs&) const = default;
 };
 
-// Weights are [C_in, C_out / group, kH, kW] as in ONNX. Pads are {top, left, bottom, right},
-// already combined with output_padding / output_shape at import.
+// Weights are [C_in, C_out / group, k...] as in ONNX. Pads are already combined with
+// output_padding / output_shape at import.
 struct ConvTransposeAttrs {
-  std::array<int64_t, 2> kernel{1, 1};
-  std::array<int64_t, 2> strides{1, 1};
-  std::array<int64_t, 2> dilations{1, 1};
-  std::array<int64_t, 4> pads{0, 0, 0, 0};  // may be negative on the end side: output_padding
+  Spatial kernel{1, 1};
+  Spatial strides{1, 1};
+  Spatial dilations{1, 1};
+  Spatial pads{0, 0, 0, 0};  // may be negative on the end side: output_padding
   int64_t group = 1;
   bool has_bias = false;
   std::vector<PostOp> post_ops;
@@ -98,13 +115,13 @@ enum class PoolKind : uint8_t { kMax, kAverage };
 struct PoolAttrs {
   PoolKind kind = PoolKind::kMax;
   bool global = false;
-  std::array<int64_t, 2> kernel{1, 1};
-  std::array<int64_t, 2> strides{1, 1};
-  std::array<int64_t, 2> dilations{1, 1};
-  // {top, left, bottom, right}; ceil_mode is already resolved into extra bottom/right pad
-  // (`ceil_pads`), which never counts towards an average's divisor.
-  std::array<int64_t, 4> pads{0, 0, 0, 0};
-  std::array<int64_t, 2> ceil_pads{0, 0};
+  Spatial kernel{1, 1};
+  Spatial strides{1, 1};
+  Spatial dilations{1, 1};
+  // ceil_mode is already resolved into extra end pads (`ceil_pads`, one per axis), which never
+  // count towards an average's divisor.
+  Spatial pads{0, 0, 0, 0};
+  Spatial ceil_pads{0, 0};
   bool count_include_pad = false;
   bool operator==(const PoolAttrs&) const = default;
 };
@@ -119,8 +136,12 @@ struct BinaryAttrs {
   bool operator==(const BinaryAttrs&) const = default;
 };
 
-struct SoftmaxAttrs {  // softmax over one axis (older opsets' flattening is resolved at import)
+// Normalisations over one axis (older opsets' flattening is resolved at import): softmax, its
+// logarithm, and hardmax (1 where the axis's first maximum is, else 0).
+enum class SoftmaxKind : uint8_t { kSoftmax, kLogSoftmax, kHardmax };
+struct SoftmaxAttrs {
   int64_t axis = -1;
+  SoftmaxKind kind = SoftmaxKind::kSoftmax;
   bool operator==(const SoftmaxAttrs&) const = default;
 };
 
@@ -178,14 +199,27 @@ struct SliceAttrs {  // static slice with per-axis start/end/step, already clamp
   bool operator==(const SliceAttrs&) const = default;
 };
 
+// Reductions over a set of axes: ONNX ReduceSum .. ReduceLogSumExp, TF Sum/Mean/Max/Min/Prod.
+enum class ReduceKind : uint8_t { kSum, kMean, kMax, kMin, kProd, kSumSquare, kL1, kL2, kLogSum, kLogSumExp };
+const char* reduce_kind_name(ReduceKind k);
+struct ReduceAttrs {
+  ReduceKind kind = ReduceKind::kSum;
+  std::vector<int64_t> axes;  // non-negative, ascending, not empty (importers resolve "all")
+  bool keepdims = true;
+  bool operator==(const ReduceAttrs&) const = default;
+};
+
 enum class OpKind : uint8_t {
   kConv, kConvTranspose, kPool, kBatchNorm, kUnary, kBinary, kSoftmax, kConcat, kResize,
-  kPad, kReshape, kTranspose, kMatMul, kSlice, kIdentity,
+  kPad, kReshape, kTranspose, kMatMul, kSlice, kIdentity, kReduce,
 };
 const char* op_kind_name(OpKind k);
 
+// In OpKind order (Node::kind() is the index); new kinds go at the end, so that the
+// fingerprints of graphs made of the older ones stay what they were.
 using OpAttrs = std::variant<ConvAttrs, ConvTransposeAttrs, PoolAttrs, BatchNormAttrs, UnaryAttrs,
                              BinaryAttrs, SoftmaxAttrs, ConcatAttrs, ResizeAttrs, PadAttrs,
-                             ReshapeAttrs, TransposeAttrs, MatMulAttrs, SliceAttrs, std::monostate>;
+                             ReshapeAttrs, TransposeAttrs, MatMulAttrs, SliceAttrs, std::monostate,
+                             ReduceAttrs>;
 
 }  // namespace kiln

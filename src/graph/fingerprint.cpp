@@ -23,25 +23,35 @@ class Hasher {
   void add(const std::array<T, N>& a) { for (const T& v : a) add(v); }
   template <typename T>
   void add(const std::vector<T>& a) { add(a.size()); for (const T& v : a) add(v); }
+  // Spatial attributes hash as their elements alone, as when they were 2-D arrays, so that 2-D
+  // graphs keep their fingerprints; other ranks hash their rank first (`rank`).
+  void elements(const Spatial& v) { for (int64_t x : v) add(x); }
+  void rank(const Spatial& kernel) { if (kernel.size() != 2) add(kernel.size()); }
   void add(const UnaryAttrs& a) { add(a.kind); add(a.alpha); add(a.beta); }
   void add(const PostOp& p) { add(p.kind); add(p.unary); add(p.input_index); }
   void add(const FoldedBatchNorm& b) {
     add(b.present); add(b.epsilon); add(b.gamma_input); add(b.beta_input); add(b.mean_input); add(b.var_input);
   }
   void add(const ConvAttrs& a) {
-    add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.group); add(a.has_bias);
+    rank(a.kernel); elements(a.kernel); elements(a.strides); elements(a.dilations); elements(a.pads);
+    add(a.group); add(a.has_bias);
     add(a.folded_bn); add(a.post_ops); add(a.reads_upsampled_2x);
   }
   void add(const ConvTransposeAttrs& a) {
-    add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.group); add(a.has_bias); add(a.post_ops);
+    rank(a.kernel); elements(a.kernel); elements(a.strides); elements(a.dilations); elements(a.pads);
+    add(a.group); add(a.has_bias); add(a.post_ops);
   }
   void add(const PoolAttrs& a) {
-    add(a.kind); add(a.global); add(a.kernel); add(a.strides); add(a.dilations); add(a.pads); add(a.ceil_pads);
+    add(a.kind); add(a.global); rank(a.kernel); elements(a.kernel); elements(a.strides); elements(a.dilations);
+    elements(a.pads); elements(a.ceil_pads);
     add(a.count_include_pad);
   }
   void add(const BatchNormAttrs& a) { add(a.epsilon); }
   void add(const BinaryAttrs& a) { add(a.kind); }
-  void add(const SoftmaxAttrs& a) { add(a.axis); }
+  void add(const SoftmaxAttrs& a) {
+    add(a.axis);
+    if (a.kind != SoftmaxKind::kSoftmax) add(a.kind);  // softmax graphs keep their fingerprints
+  }
   void add(const ConcatAttrs& a) { add(a.axis); }
   void add(const ResizeAttrs& a) { add(a.mode); add(a.coord); add(a.nearest); add(a.out_size); add(a.scales); }
   void add(const PadAttrs& a) { add(a.mode); add(a.begin); add(a.end); add(a.value); }
@@ -52,6 +62,7 @@ class Hasher {
   }
   void add(const SliceAttrs& a) { add(a.starts); add(a.ends); add(a.steps); }
   void add(const std::monostate&) {}
+  void add(const ReduceAttrs& a) { add(a.kind); add(a.axes); add(a.keepdims); }
 
   uint64_t value() const { return h_; }
 

@@ -22,6 +22,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kMatMul: return "MatMul";
     case OpKind::kSlice: return "Slice";
     case OpKind::kIdentity: return "Identity";
+    case OpKind::kReduce: return "Reduce";
   }
   return "?";
 }
@@ -40,6 +41,30 @@ const char* unary_kind_name(UnaryKind k) {
     case UnaryKind::kAbs: return "Abs";
     case UnaryKind::kSqrt: return "Sqrt";
     case UnaryKind::kNeg: return "Neg";
+    case UnaryKind::kLog: return "Log";
+    case UnaryKind::kReciprocal: return "Reciprocal";
+    case UnaryKind::kSoftplus: return "Softplus";
+    case UnaryKind::kSoftsign: return "Softsign";
+    case UnaryKind::kSelu: return "Selu";
+    case UnaryKind::kThresholdedRelu: return "ThresholdedRelu";
+    case UnaryKind::kShrink: return "Shrink";
+    case UnaryKind::kCelu: return "Celu";
+    case UnaryKind::kErf: return "Erf";
+    case UnaryKind::kSin: return "Sin";
+    case UnaryKind::kCos: return "Cos";
+    case UnaryKind::kTan: return "Tan";
+    case UnaryKind::kAsin: return "Asin";
+    case UnaryKind::kAcos: return "Acos";
+    case UnaryKind::kAtan: return "Atan";
+    case UnaryKind::kSinh: return "Sinh";
+    case UnaryKind::kCosh: return "Cosh";
+    case UnaryKind::kAsinh: return "Asinh";
+    case UnaryKind::kAcosh: return "Acosh";
+    case UnaryKind::kAtanh: return "Atanh";
+    case UnaryKind::kCeil: return "Ceil";
+    case UnaryKind::kFloor: return "Floor";
+    case UnaryKind::kRound: return "Round";
+    case UnaryKind::kSign: return "Sign";
   }
   return "?";
 }
@@ -53,6 +78,23 @@ const char* binary_kind_name(BinaryKind k) {
     case BinaryKind::kMax: return "Max";
     case BinaryKind::kMin: return "Min";
     case BinaryKind::kPRelu: return "PRelu";
+    case BinaryKind::kPow: return "Pow";
+  }
+  return "?";
+}
+
+const char* reduce_kind_name(ReduceKind k) {
+  switch (k) {
+    case ReduceKind::kSum: return "ReduceSum";
+    case ReduceKind::kMean: return "ReduceMean";
+    case ReduceKind::kMax: return "ReduceMax";
+    case ReduceKind::kMin: return "ReduceMin";
+    case ReduceKind::kProd: return "ReduceProd";
+    case ReduceKind::kSumSquare: return "ReduceSumSquare";
+    case ReduceKind::kL1: return "ReduceL1";
+    case ReduceKind::kL2: return "ReduceL2";
+    case ReduceKind::kLogSum: return "ReduceLogSum";
+    case ReduceKind::kLogSumExp: return "ReduceLogSumExp";
   }
   return "?";
 }

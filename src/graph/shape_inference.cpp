@@ -22,46 +22,85 @@ int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t p
   return (in + pad_total - dil * (k - 1) - 1) / stride + 1;
 }
 
+// Windowed ops read NC plus 1 to 3 spatial axes, with one attribute value per spatial axis.
+Status check_window(const std::vector<Shape>& in, size_t spatial, const char* op) {
+  if (in.empty()) return invalid_argument(std::string(op) + ": missing input 0");
+  const Shape& x = in[0];
+  if (x.size() < 3 || x.size() > 5)
+    return unsupported(std::string(op) + ": input has rank " + std::to_string(x.size()) + " (shape " +
+                       shape_to_string(x) + "); kiln supports 1-D, 2-D and 3-D windows (rank 3 to 5)");
+  if (spatial != x.size() - 2)
+    return invalid_argument(std::string(op) + ": " + std::to_string(spatial) + " window sizes for input " +
+                            shape_to_string(x));
+  return Status::ok();
+}
+
+Status check_spatial_lengths(const char* op, size_t d, const Spatial& strides, const Spatial& dilations,
+                             const Spatial& pads) {
+  if (strides.size() != d || dilations.size() != d || pads.size() != 2 * d)
+    return invalid_argument(std::string(op) + ": strides, dilations or pads do not match the kernel's " +
+                            std::to_string(d) + " axes");
+  return Status::ok();
+}
+
 Expected<Shape> conv_shape(const ConvAttrs& a, const std::vector<Shape>& in) {
-  KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "Conv"));
-  KILN_RETURN_IF_ERROR(need_rank(in, 1, 4, "Conv weight"));
+  const size_t d = a.kernel.size();
+  KILN_RETURN_IF_ERROR(check_window(in, d, "Conv"));
+  KILN_RETURN_IF_ERROR(check_spatial_lengths("Conv", d, a.strides, a.dilations, a.pads));
+  KILN_RETURN_IF_ERROR(need_rank(in, 1, d + 2, "Conv weight"));
   Shape x = in[0];
   const Shape& w = in[1];
-  if (a.reads_upsampled_2x) x = {x[0], x[1], 2 * x[2], 2 * x[3]};
+  if (a.reads_upsampled_2x)
+    for (size_t i = 0; i < d; ++i) x[2 + i] *= 2;
   if (w[1] * a.group != x[1])
     return invalid_argument("Conv: weight shape " + shape_to_string(w) + " with group " + std::to_string(a.group) +
                             " does not match input channels " + std::to_string(x[1]));
   if (w[0] % a.group != 0) return invalid_argument("Conv: output channels not divisible by group");
-  Shape y = {x[0], w[0], window_out(x[2], w[2], a.strides[0], a.dilations[0], a.pads[0] + a.pads[2]),
-             window_out(x[3], w[3], a.strides[1], a.dilations[1], a.pads[1] + a.pads[3])};
-  if (y[2] <= 0 || y[3] <= 0)
-    return invalid_argument("Conv: output would be empty for input " + shape_to_string(x));
+  Shape y = {x[0], w[0]};
+  for (size_t i = 0; i < d; ++i) {
+    y.push_back(window_out(x[2 + i], w[2 + i], a.strides[i], a.dilations[i], a.pads[i] + a.pads[d + i]));
+    if (y.back() <= 0) return invalid_argument("Conv: output would be empty for input " + shape_to_string(x));
+  }
   return y;
 }
 
 Expected<Shape> deconv_shape(const ConvTransposeAttrs& a, const std::vector<Shape>& in) {
-  KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "ConvTranspose"));
-  KILN_RETURN_IF_ERROR(need_rank(in, 1, 4, "ConvTranspose weight"));
+  const size_t d = a.kernel.size();
+  KILN_RETURN_IF_ERROR(check_window(in, d, "ConvTranspose"));
+  KILN_RETURN_IF_ERROR(check_spatial_lengths("ConvTranspose", d, a.strides, a.dilations, a.pads));
+  KILN_RETURN_IF_ERROR(need_rank(in, 1, d + 2, "ConvTranspose weight"));
   const Shape& x = in[0];
   const Shape& w = in[1];
   if (w[0] != x[1])
     return invalid_argument("ConvTranspose: weight shape " + shape_to_string(w) + " does not match input channels " +
                             std::to_string(x[1]));
-  Shape y = {x[0], w[1] * a.group,
-             a.strides[0] * (x[2] - 1) + a.dilations[0] * (w[2] - 1) + 1 - a.pads[0] - a.pads[2],
-             a.strides[1] * (x[3] - 1) + a.dilations[1] * (w[3] - 1) + 1 - a.pads[1] - a.pads[3]};
-  if (y[2] <= 0 || y[3] <= 0) return invalid_argument("ConvTranspose: output would be empty");
+  Shape y = {x[0], w[1] * a.group};
+  for (size_t i = 0; i < d; ++i) {
+    y.push_back(a.strides[i] * (x[2 + i] - 1) + a.dilations[i] * (w[2 + i] - 1) + 1 - a.pads[i] - a.pads[d + i]);
+    if (y.back() <= 0) return invalid_argument("ConvTranspose: output would be empty");
+  }
   return y;
 }
 
 Expected<Shape> pool_shape(const PoolAttrs& a, const std::vector<Shape>& in) {
-  KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "Pool"));
+  if (in.empty()) return invalid_argument("Pool: missing input 0");
   const Shape& x = in[0];
-  if (a.global) return Shape{x[0], x[1], 1, 1};
-  Shape y = {x[0], x[1],
-             window_out(x[2], a.kernel[0], a.strides[0], a.dilations[0], a.pads[0] + a.pads[2] + a.ceil_pads[0]),
-             window_out(x[3], a.kernel[1], a.strides[1], a.dilations[1], a.pads[1] + a.pads[3] + a.ceil_pads[1])};
-  if (y[2] <= 0 || y[3] <= 0) return invalid_argument("Pool: output would be empty for input " + shape_to_string(x));
+  if (a.global) {
+    KILN_RETURN_IF_ERROR(check_window(in, x.size() - 2, "Pool"));
+    Shape y(x.size(), 1);
+    y[0] = x[0];
+    y[1] = x[1];
+    return y;
+  }
+  const size_t d = a.kernel.size();
+  KILN_RETURN_IF_ERROR(check_window(in, d, "Pool"));
+  KILN_RETURN_IF_ERROR(check_spatial_lengths("Pool", d, a.strides, a.dilations, a.pads));
+  if (a.ceil_pads.size() != d) return invalid_argument("Pool: ceil pads do not match the kernel's axes");
+  Shape y = {x[0], x[1]};
+  for (size_t i = 0; i < d; ++i) {
+    y.push_back(window_out(x[2 + i], a.kernel[i], a.strides[i], a.dilations[i], a.pads[i] + a.pads[d + i] + a.ceil_pads[i]));
+    if (y.back() <= 0) return invalid_argument("Pool: output would be empty for input " + shape_to_string(x));
+  }
   return y;
 }
 
@@ -173,6 +212,19 @@ Expected<Shape> infer_shape(const OpAttrs& attrs, const std::vector<Shape>& in) 
       return y;
     }
     Expected<Shape> operator()(const std::monostate&) { return in[0]; }
+    Expected<Shape> operator()(const ReduceAttrs& a) {
+      if (a.axes.empty()) return invalid_argument("Reduce: no axes");
+      Shape y;
+      for (size_t i = 0; i < in[0].size(); ++i) {
+        bool reduced = std::find(a.axes.begin(), a.axes.end(), static_cast<int64_t>(i)) != a.axes.end();
+        if (!reduced) y.push_back(in[0][i]);
+        else if (a.keepdims) y.push_back(1);
+      }
+      for (int64_t ax : a.axes)
+        if (ax < 0 || ax >= static_cast<int64_t>(in[0].size()))
+          return invalid_argument("Reduce: axis " + std::to_string(ax) + " is out of range for shape " + shape_to_string(in[0]));
+      return y;
+    }
   };
   return std::visit(Rule{in}, attrs);
 }
@@ -189,6 +241,8 @@ double node_flops(const Graph& g, const Node& n) {
     const Shape& w = g.values[n.inputs[1]].shape;
     return 2.0 * static_cast<double>(shape_elements(x)) * static_cast<double>(w[1] * w[2] * w[3]);
   }
+  if (std::holds_alternative<ReduceAttrs>(n.attrs))
+    return static_cast<double>(shape_elements(g.values[n.inputs[0]].shape));
   if (auto* m = std::get_if<MatMulAttrs>(&n.attrs)) {
     const Shape& a = g.values[n.inputs[0]].shape;
     int64_t k = m->batched ? a.back() : (m->trans_a ? a[0] : a[1]);

@@ -48,6 +48,13 @@ Expected<Tensor> fold_int_binary(BinaryKind k, const Tensor& a, const Tensor& b,
       case BinaryKind::kMax: r[n] = std::max(x, y); break;
       case BinaryKind::kMin: r[n] = std::min(x, y); break;
       case BinaryKind::kPRelu: r[n] = x >= 0 ? x : x * y; break;
+      case BinaryKind::kPow: {
+        if (y < 0) return unsupported("a negative integer power in a constant");
+        int64_t p = 1;
+        for (int64_t e = 0; e < y && e < 64; ++e) p *= x;  // wraps like the int64 ONNX computes in
+        r[n] = p;
+        break;
+      }
     }
     for (int64_t d = static_cast<int64_t>(out.size()) - 1; d >= 0; --d) {
       if (++idx[d] < out[d]) break;

@@ -1,6 +1,6 @@
 // Add/Sub/Mul/Div/Max/Min with broadcasting on oneDNN's binary primitive. oneDNN wants the
 // first operand at the full output shape and the second broadcast to it at the same rank;
-// other cases (and PRelu) run the reference kernel.
+// other cases (and PRelu, Pow) run the reference kernel.
 #include "ops/common.h"
 
 namespace kiln::ops {
@@ -15,7 +15,9 @@ std::optional<algorithm> binary_alg(BinaryKind k) {
     case BinaryKind::kDiv: return algorithm::binary_div;
     case BinaryKind::kMax: return algorithm::binary_max;
     case BinaryKind::kMin: return algorithm::binary_min;
-    case BinaryKind::kPRelu: return std::nullopt;
+    case BinaryKind::kPRelu:
+    case BinaryKind::kPow:
+      return std::nullopt;
   }
   return std::nullopt;
 }

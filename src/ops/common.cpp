@@ -60,7 +60,13 @@ std::optional<Eltwise> eltwise_of(const UnaryAttrs& u) {
     case UnaryKind::kAbs: return Eltwise{algorithm::eltwise_abs, 0.0f, 0.0f};
     case UnaryKind::kSqrt: return Eltwise{algorithm::eltwise_sqrt, 0.0f, 0.0f};
     case UnaryKind::kNeg: return Eltwise{algorithm::eltwise_linear, -1.0f, 0.0f};
-    case UnaryKind::kHardSigmoid: return std::nullopt;  // no single oneDNN 2.6 algorithm
+    case UnaryKind::kLog: return Eltwise{algorithm::eltwise_log, 0.0f, 0.0f};
+    case UnaryKind::kRound: return Eltwise{algorithm::eltwise_round, 0.0f, 0.0f};  // halves to even
+    case UnaryKind::kReciprocal: return Eltwise{algorithm::eltwise_pow, 1.0f, -1.0f};
+    default:
+      // No single oneDNN 2.6 algorithm (HardSigmoid; Selu, Celu, Shrink, ... need two), or one
+      // with other conventions (soft_relu's alpha): the reference kernel runs them.
+      return std::nullopt;
   }
   return std::nullopt;
 }

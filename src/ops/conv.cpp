@@ -11,10 +11,36 @@
 
 namespace kiln::ops {
 
-// Weights as oneDNN wants their logical dims: [M, C, kh, kw] or [g, M/g, C/g, kh, kw].
+// Weights as oneDNN wants their logical dims: [M, C, k...] or [g, M/g, C/g, k...].
 static memory::dims conv_weight_dims(const Shape& w, int64_t group) {
   if (group == 1) return to_dims(w);
-  return {group, w[0] / group, w[1], w[2], w[3]};
+  memory::dims d = {group, w[0] / group};
+  d.insert(d.end(), w.begin() + 1, w.end());
+  return d;
+}
+
+// The plain layouts of ONNX's weights: [M, C, k...] (oi + spatial), grouped [g, M/g, C/g, k...];
+// transposed convolutions' [C, M/g, k...] is the io + spatial view of [M, C, k...].
+static tag plain_weight_tag(size_t spatial, bool grouped, bool transposed) {
+  static const tag direct[2][3] = {{tag::abc, tag::abcd, tag::abcde}, {tag::abcd, tag::abcde, tag::abcdef}};
+  static const tag swapped[2][3] = {{tag::bac, tag::bacd, tag::bacde}, {tag::acbd, tag::acbde, tag::acbdef}};
+  return (transposed ? swapped : direct)[grouped][spatial - 1];
+}
+
+// oneDNN's strides, dilations (0 = dense) and begin/end pads from kiln's spatial attributes.
+struct WindowDims {
+  memory::dims strides, dilates, pad_l, pad_r;
+};
+static WindowDims window_dims(const Spatial& strides, const Spatial& dilations, const Spatial& pads) {
+  const size_t d = strides.size();
+  WindowDims w;
+  for (size_t i = 0; i < d; ++i) {
+    w.strides.push_back(strides[i]);
+    w.dilates.push_back(dilations[i] - 1);
+    w.pad_l.push_back(pads[i]);
+    w.pad_r.push_back(pads[d + i]);
+  }
+  return w;
 }
 
 WeightSlot conv_weight_slot(const Graph& g, const Node& n, const ConvAttrs& a, WeightTransform t, int first_input) {
@@ -53,13 +79,11 @@ md_t conv_activation_md(const Shape& s, memory::data_type dt) {
 
 dnnl::convolution_forward::desc conv_desc(algorithm algo, bool with_bias, const md_t& src, const md_t& w,
                                           const md_t& b, const md_t& dst, const ConvAttrs& a) {
-  memory::dims strides{a.strides[0], a.strides[1]};
-  memory::dims dilates{a.dilations[0] - 1, a.dilations[1] - 1};
-  memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2], a.pads[3]};
-  return with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference, algo, src, w, b, dst, strides,
-                                                     dilates, pad_l, pad_r)
-                   : dnnl::convolution_forward::desc(prop_kind::forward_inference, algo, src, w, dst, strides,
-                                                     dilates, pad_l, pad_r);
+  const WindowDims d = window_dims(a.strides, a.dilations, a.pads);
+  return with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_inference, algo, src, w, b, dst, d.strides,
+                                                     d.dilates, d.pad_l, d.pad_r)
+                   : dnnl::convolution_forward::desc(prop_kind::forward_inference, algo, src, w, dst, d.strides,
+                                                     d.dilates, d.pad_l, d.pad_r);
 }
 
 // oneDNN refuses configurations it has no kernel for by throwing.
@@ -95,8 +119,8 @@ ConvCandidates conv_candidates(const CompileContext& ctx, const Node& n) {
   const Shape& w = ctx.shape(n.inputs[1]);
   const Shape& y = ctx.shape(n.outputs[0]);
   // Winograd needs blocked activations.
-  const bool winograd_eligible = a.group == 1 && w[2] == 3 && w[3] == 3 && a.strides[0] == 1 && a.strides[1] == 1 &&
-                                 a.dilations[0] == 1 && a.dilations[1] == 1 && x.size() == 4 && x[1] % 16 == 0 &&
+  const bool winograd_eligible = x.size() == 4 && a.group == 1 && w[2] == 3 && w[3] == 3 && a.strides[0] == 1 &&
+                                 a.strides[1] == 1 && a.dilations[0] == 1 && a.dilations[1] == 1 && x[1] % 16 == 0 &&
                                  y[1] % 16 == 0;
   ConvCandidates c;
   c.variants = conv_variants(ctx, x, y, winograd_eligible);
@@ -139,7 +163,7 @@ Status compile_conv(CompileContext& ctx, const Node& n) {
 
   args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));
   WeightSlot ws = conv_weight_slot(g, n, a, WeightTransform::kConvWeights, 1);
-  ws.source_tag = a.group == 1 ? tag::oihw : tag::goihw;
+  ws.source_tag = plain_weight_tag(a.kernel.size(), a.group != 1, /*transposed=*/false);
   ws.packed_md = pd.weights_desc();
   args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
   if (with_bias) {
@@ -160,18 +184,16 @@ Status compile_conv_transpose(CompileContext& ctx, const Node& n) {
   const auto& a = std::get<ConvTransposeAttrs>(n.attrs);
   const Graph& g = ctx.graph();
   const Shape& x = ctx.shape(n.inputs[0]);
-  const Shape& w = ctx.shape(n.inputs[1]);  // [C, M/g, kh, kw]
+  const Shape& w = ctx.shape(n.inputs[1]);  // [C, M/g, k...]
   const Shape& y = ctx.shape(n.outputs[0]);
   // oneDNN pads must be non-negative; output_padding (a negative end pad) goes the slow way.
   for (int64_t p : a.pads)
     if (p < 0) return add_reference_step(ctx, n);
   int64_t m = y[1];
-  memory::dims wdims = a.group == 1 ? memory::dims{m, w[0], w[2], w[3]}
-                                    : memory::dims{a.group, m / a.group, w[0] / a.group, w[2], w[3]};
+  memory::dims wdims = a.group == 1 ? memory::dims{m, w[0]} : memory::dims{a.group, m / a.group, w[0] / a.group};
+  wdims.insert(wdims.end(), w.begin() + 2, w.end());
   md_t w_any(wdims, memory::data_type::f32, tag::any);
-  memory::dims strides{a.strides[0], a.strides[1]};
-  memory::dims dilates{a.dilations[0] - 1, a.dilations[1] - 1};
-  memory::dims pad_l{a.pads[0], a.pads[1]}, pad_r{a.pads[2], a.pads[3]};
+  const auto [strides, dilates, pad_l, pad_r] = window_dims(a.strides, a.dilations, a.pads);
   std::vector<std::pair<int, TensorRef>> args;
   dnnl::primitive_attr attr = base_attr();
   KILN_ASSIGN_OR_RETURN(size_t fused, apply_post_ops(ctx, n, a.post_ops, attr, args));
@@ -184,12 +206,12 @@ Status compile_conv_transpose(CompileContext& ctx, const Node& n) {
                                                              any_md(y), strides, dilates, pad_l, pad_r);
   dnnl::deconvolution_forward::primitive_desc pd(desc, attr, ctx.engine());
   args.emplace_back(DNNL_ARG_SRC, ctx.read(n.inputs[0], pd.src_desc()));
-  // ONNX stores [C_in, C_out/g, kh, kw]: exactly oneDNN's "iohw" view of [C_out, C_in, kh, kw].
+  // ONNX stores [C_in, C_out/g, k...]: exactly oneDNN's "io..." view of [C_out, C_in, k...].
   WeightSlot ws;
   ws.transform = WeightTransform::kCopy;
   ws.sources = {g.values[n.inputs[1]].name};
   ws.source_shapes = {w};
-  ws.source_tag = a.group == 1 ? tag::iohw : tag::giohw;
+  ws.source_tag = plain_weight_tag(a.kernel.size(), a.group != 1, /*transposed=*/true);
   ws.packed_md = pd.weights_desc();
   args.emplace_back(DNNL_ARG_WEIGHTS, ctx.weight(std::move(ws)));
   if (a.has_bias) args.emplace_back(DNNL_ARG_BIAS, ctx.read(n.inputs[2], pd.bias_desc()));

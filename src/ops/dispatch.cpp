@@ -19,11 +19,12 @@ Status compile_node(CompileContext& ctx, const Node& n) {
     Status operator()(const ResizeAttrs&) { return compile_resize(ctx, n); }
     Status operator()(const ReshapeAttrs&) { return compile_reshape(ctx, n); }
     Status operator()(const std::monostate&) { return compile_identity(ctx, n); }
-    // Ops with no oneDNN primitive in kiln yet: Pad (non-conv), Gemm/MatMul, Slice.
+    // Ops with no oneDNN primitive in kiln yet: Pad (non-conv), Gemm/MatMul, Slice, reductions.
     Status operator()(const PadAttrs&) { return add_reference_step(ctx, n); }
     Status operator()(const TransposeAttrs&) { return compile_transpose(ctx, n); }
     Status operator()(const MatMulAttrs&) { return add_reference_step(ctx, n); }
     Status operator()(const SliceAttrs&) { return add_reference_step(ctx, n); }
+    Status operator()(const ReduceAttrs&) { return add_reference_step(ctx, n); }
   };
   return std::visit(Dispatch{ctx, n}, n.attrs);
 }

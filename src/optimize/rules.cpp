@@ -155,9 +155,8 @@ bool fuse_upsample_into_conv(Graph& g, int n) {
   if (!ca || g.nodes[c].inputs[0] != rs.outputs[0] || ca->reads_upsampled_2x) return false;
   const auto& ins = g.nodes[c].inputs;
   if (std::count(ins.begin(), ins.end(), rs.outputs[0]) != 1) return false;
-  if (ca->kernel != std::array<int64_t, 2>{2, 2} || ca->strides != std::array<int64_t, 2>{1, 1} ||
-      ca->dilations != std::array<int64_t, 2>{1, 1} || ca->group != 1 ||
-      ca->pads != std::array<int64_t, 4>{0, 0, 1, 1})
+  if (ca->kernel != Spatial{2, 2} || ca->strides != Spatial{1, 1} || ca->dilations != Spatial{1, 1} ||
+      ca->group != 1 || ca->pads != Spatial{0, 0, 1, 1})
     return false;
   // The phase convolutions are only fast on channel-blocked tensors (oneDNN runs a 2x2 conv
   // writing 8 plain channels with its reference kernel: 100x slower, measured).

@@ -17,6 +17,12 @@ tag plain_tag(size_t rank) {
     case 4: return tag::abcd;
     case 5: return tag::abcde;
     case 6: return tag::abcdef;
+    case 7: return tag::abcdefg;  // ranks above 6: Tile's and DepthToSpace's interleaved axes
+    case 8: return tag::abcdefgh;
+    case 9: return tag::abcdefghi;
+    case 10: return tag::abcdefghij;
+    case 11: return tag::abcdefghijk;
+    case 12: return tag::abcdefghijkl;
     default: return tag::undef;
   }
 }

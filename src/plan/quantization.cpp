@@ -12,6 +12,7 @@ bool nonneg_activation(const UnaryAttrs& u) {
     case UnaryKind::kAbs:
     case UnaryKind::kSqrt:
     case UnaryKind::kExp:
+    case UnaryKind::kSoftplus:
       return true;
     case UnaryKind::kClip:
       return u.alpha >= 0.0f;

@@ -1,5 +1,6 @@
 // Reference element-wise binary functions with NumPy broadcasting (ONNX Add, Sub, Mul, Div,
-// Max, Min with two inputs) and PRelu (slope broadcast unidirectionally to x).
+// Max, Min with two inputs, Pow) and PRelu (slope broadcast unidirectionally to x).
+#include <cmath>
 #include <string>
 
 #include "reference/reference.h"
@@ -19,6 +20,7 @@ float apply_binary(BinaryKind k, float a, float b) {
     case BinaryKind::kMax: return a >= b ? a : b;
     case BinaryKind::kMin: return a <= b ? a : b;
     case BinaryKind::kPRelu: return a >= 0.0f ? a : b * a;
+    case BinaryKind::kPow: return std::pow(a, b);
   }
   return 0.0f;
 }
@@ -32,7 +34,7 @@ Expected<Tensor> binary(const BinaryAttrs& a, std::span<const Tensor> inputs) {
   const Tensor& x1 = inputs[1];
   KILN_RETURN_IF_ERROR(detail::check_f32(op, x0, "first input"));
   KILN_RETURN_IF_ERROR(detail::check_f32(op, x1, "second input"));
-  if (static_cast<int>(a.kind) > static_cast<int>(BinaryKind::kPRelu)) {
+  if (static_cast<int>(a.kind) > static_cast<int>(BinaryKind::kPow)) {
     return invalid_argument("binary: unknown binary kind " +
                             std::to_string(static_cast<int>(a.kind)));
   }

@@ -1,4 +1,5 @@
-// Reference 2-D convolution (ONNX Conv) with optional bias, folded batch norm and post-ops.
+// Reference convolution (ONNX Conv) over 1, 2 or 3 spatial axes with optional bias, folded
+// batch norm and post-ops.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -27,11 +28,12 @@ Status check_bn_input(const std::span<const Tensor> in, int index, const char* w
 }  // namespace
 
 Expected<Tensor> conv(const ConvAttrs& a, std::span<const Tensor> inputs) {
-  KILN_RETURN_IF_ERROR(detail::check_conv_inputs(kOp, a.has_bias, inputs));
+  KILN_RETURN_IF_ERROR(detail::check_conv_inputs(kOp, a.has_bias, a.kernel.size(), inputs));
   if (a.reads_upsampled_2x) {
     // Literally what the fused graph did: nearest 2x upsampling (output i takes input i/2),
     // then the conv. The optimised twin computes it as a transposed conv instead.
     const Tensor& x = inputs[0];
+    if (x.shape().size() != 4) return invalid_argument("conv: reads_upsampled_2x needs a 2-D (NCHW) input");
     const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
     Tensor up = detail::new_f32({N, C, 2 * H, 2 * W});
     for (int64_t p = 0; p < N * C; ++p)
@@ -47,19 +49,13 @@ Expected<Tensor> conv(const ConvAttrs& a, std::span<const Tensor> inputs) {
   const Tensor& x = inputs[0];
   const Tensor& w = inputs[1];
 
-  const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-  const int64_t M = w.shape()[0], KH = w.shape()[2], KW = w.shape()[3];
+  const int64_t N = x.shape()[0], C = x.shape()[1];
+  const int64_t M = w.shape()[0];
   const int64_t G = a.group;
   if (G < 1) return invalid_argument("conv: group must be >= 1, got " + std::to_string(G));
-  for (int i = 0; i < 2; ++i) {
-    if (a.strides[i] < 1 || a.dilations[i] < 1) {
-      return invalid_argument("conv: strides and dilations must be >= 1");
-    }
-  }
-  if (KH != a.kernel[0] || KW != a.kernel[1]) {
-    return invalid_argument("conv: weight shape " + shape_to_string(w.shape()) +
-                            " does not match kernel attribute [" + std::to_string(a.kernel[0]) +
-                            "," + std::to_string(a.kernel[1]) + "]");
+  if (Shape(w.shape().begin() + 2, w.shape().end()) != a.kernel) {
+    return invalid_argument("conv: weight shape " + shape_to_string(w.shape()) + " does not match kernel attribute " +
+                            shape_to_string(a.kernel));
   }
   if (C % G != 0 || M % G != 0 || w.shape()[1] != C / G) {
     return invalid_argument("conv: weight shape " + shape_to_string(w.shape()) +
@@ -74,19 +70,9 @@ Expected<Tensor> conv(const ConvAttrs& a, std::span<const Tensor> inputs) {
     KILN_RETURN_IF_ERROR(check_bn_input(inputs, bn.mean_input, "mean", M));
     KILN_RETURN_IF_ERROR(check_bn_input(inputs, bn.var_input, "var", M));
   }
-
-  const int64_t top = a.pads[0], left = a.pads[1], bottom = a.pads[2], right = a.pads[3];
-  const int64_t sh = a.strides[0], sw = a.strides[1];
-  const int64_t dh = a.dilations[0], dw = a.dilations[1];
-  const int64_t span_h = H + top + bottom - dh * (KH - 1) - 1;
-  const int64_t span_w = W + left + right - dw * (KW - 1) - 1;
-  if (span_h < 0 || span_w < 0) {
-    return invalid_argument("conv: kernel " + shape_to_string({KH, KW}) +
-                            " (with dilation and padding) is larger than input " +
-                            shape_to_string(x.shape()));
-  }
-  const int64_t OH = span_h / sh + 1, OW = span_w / sw + 1;
-  const Shape out_shape = {N, M, OH, OW};
+  KILN_ASSIGN_OR_RETURN(detail::Window3 win, detail::window3(kOp, x.shape(), a.kernel, a.strides, a.dilations, a.pads));
+  KILN_RETURN_IF_ERROR(detail::slide_out_extent(kOp, win, x.shape()));
+  const Shape out_shape = detail::window_out_shape(N, M, win);
   KILN_RETURN_IF_ERROR(detail::check_post_ops(kOp, a.post_ops, inputs, out_shape));
 
   Tensor y = detail::new_f32(out_shape);
@@ -95,28 +81,38 @@ Expected<Tensor> conv(const ConvAttrs& a, std::span<const Tensor> inputs) {
   const float* bp = a.has_bias ? inputs[2].data<float>() : nullptr;
   float* yp = y.data<float>();
   const int64_t Cg = C / G, Mg = M / G;
+  const int64_t ID = win.in[0], IH = win.in[1], IW = win.in[2];
+  const int64_t KD = win.k[0], KH = win.k[1], KW = win.k[2];
+  const int64_t OD = win.out[0], OH = win.out[1], OW = win.out[2];
+  const int64_t taps = KD * KH * KW;
 
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t m = 0; m < M; ++m) {
       const int64_t g = m / Mg;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          double acc = bp ? bp[m] : 0.0;
-          for (int64_t c = 0; c < Cg; ++c) {
-            const int64_t ci = g * Cg + c;
-            for (int64_t kh = 0; kh < KH; ++kh) {
-              const int64_t ih = oh * sh - top + kh * dh;
-              if (ih < 0 || ih >= H) continue;
-              for (int64_t kw = 0; kw < KW; ++kw) {
-                const int64_t iw = ow * sw - left + kw * dw;
-                if (iw < 0 || iw >= W) continue;
-                const float xv = xp[((n * C + ci) * H + ih) * W + iw];
-                const float wv = wp[((m * Cg + c) * KH + kh) * KW + kw];
-                acc += static_cast<double>(xv) * wv;
+      for (int64_t od = 0; od < OD; ++od) {
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            double acc = bp ? bp[m] : 0.0;
+            for (int64_t c = 0; c < Cg; ++c) {
+              const int64_t ci = g * Cg + c;
+              const float* xc = xp + (n * C + ci) * win.in_size();
+              const float* wc = wp + (m * Cg + c) * taps;
+              for (int64_t kd = 0; kd < KD; ++kd) {
+                const int64_t id = od * win.s[0] - win.pb[0] + kd * win.dil[0];
+                if (id < 0 || id >= ID) continue;
+                for (int64_t kh = 0; kh < KH; ++kh) {
+                  const int64_t ih = oh * win.s[1] - win.pb[1] + kh * win.dil[1];
+                  if (ih < 0 || ih >= IH) continue;
+                  for (int64_t kw = 0; kw < KW; ++kw) {
+                    const int64_t iw = ow * win.s[2] - win.pb[2] + kw * win.dil[2];
+                    if (iw < 0 || iw >= IW) continue;
+                    acc += static_cast<double>(xc[(id * IH + ih) * IW + iw]) * wc[(kd * KH + kh) * KW + kw];
+                  }
+                }
               }
             }
+            yp[(n * M + m) * win.out_size() + (od * OH + oh) * OW + ow] = static_cast<float>(acc);
           }
-          yp[((n * M + m) * OH + oh) * OW + ow] = static_cast<float>(acc);
         }
       }
     }
@@ -131,8 +127,8 @@ Expected<Tensor> conv(const ConvAttrs& a, std::span<const Tensor> inputs) {
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t m = 0; m < M; ++m) {
         const float mul = gamma[m] / std::sqrt(var[m] + bn.epsilon);
-        float* plane = yp + (n * M + m) * OH * OW;
-        for (int64_t i = 0; i < OH * OW; ++i) plane[i] = (plane[i] - mean[m]) * mul + beta[m];
+        float* plane = yp + (n * M + m) * win.out_size();
+        for (int64_t i = 0; i < win.out_size(); ++i) plane[i] = (plane[i] - mean[m]) * mul + beta[m];
       }
     }
   }

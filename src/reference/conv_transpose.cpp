@@ -1,4 +1,5 @@
-// Reference 2-D transposed convolution (ONNX ConvTranspose) with optional bias and post-ops.
+// Reference transposed convolution (ONNX ConvTranspose) over 1, 2 or 3 spatial axes with
+// optional bias and post-ops.
 //
 // By definition every input pixel x[n, c, ih, iw] scatters x * w[c, m, kh, kw] into output
 // position (ih * stride - pad_top + kh * dilation, iw * stride - pad_left + kw * dilation).
@@ -17,44 +18,33 @@ const char* kOp = "conv_transpose";
 }  // namespace
 
 Expected<Tensor> conv_transpose(const ConvTransposeAttrs& a, std::span<const Tensor> inputs) {
-  KILN_RETURN_IF_ERROR(detail::check_conv_inputs(kOp, a.has_bias, inputs));
+  KILN_RETURN_IF_ERROR(detail::check_conv_inputs(kOp, a.has_bias, a.kernel.size(), inputs));
   const Tensor& x = inputs[0];
   const Tensor& w = inputs[1];
 
-  const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-  const int64_t KH = w.shape()[2], KW = w.shape()[3];
+  const int64_t N = x.shape()[0], C = x.shape()[1];
   const int64_t G = a.group;
   if (G < 1) return invalid_argument("conv_transpose: group must be >= 1");
-  for (int i = 0; i < 2; ++i) {
-    if (a.strides[i] < 1 || a.dilations[i] < 1) {
-      return invalid_argument("conv_transpose: strides and dilations must be >= 1");
-    }
-  }
-  if (KH != a.kernel[0] || KW != a.kernel[1]) {
+  if (Shape(w.shape().begin() + 2, w.shape().end()) != a.kernel) {
     return invalid_argument("conv_transpose: weight shape " + shape_to_string(w.shape()) +
-                            " does not match kernel attribute [" + std::to_string(a.kernel[0]) +
-                            "," + std::to_string(a.kernel[1]) + "]");
+                            " does not match kernel attribute " + shape_to_string(a.kernel));
   }
   if (C % G != 0 || w.shape()[0] != C) {
     return invalid_argument("conv_transpose: weight shape " + shape_to_string(w.shape()) +
                             " does not match input channels " + std::to_string(C) +
                             " with group " + std::to_string(G) +
-                            " (expected [C_in, C_out/group, kH, kW])");
+                            " (expected [C_in, C_out/group, k...])");
   }
   const int64_t Mg = w.shape()[1], M = Mg * G, Cg = C / G;
   if (a.has_bias) KILN_RETURN_IF_ERROR(detail::check_per_channel(kOp, inputs[2], "bias", M));
 
-  const int64_t top = a.pads[0], left = a.pads[1], bottom = a.pads[2], right = a.pads[3];
-  const int64_t sh = a.strides[0], sw = a.strides[1];
-  const int64_t dh = a.dilations[0], dw = a.dilations[1];
-  const int64_t OH = sh * (H - 1) + dh * (KH - 1) + 1 - top - bottom;
-  const int64_t OW = sw * (W - 1) + dw * (KW - 1) + 1 - left - right;
-  if (H < 1 || W < 1 || OH < 1 || OW < 1) {
-    return invalid_argument("conv_transpose: input " + shape_to_string(x.shape()) +
-                            " with these pads gives an empty output " +
-                            shape_to_string({N, M, OH, OW}));
+  KILN_ASSIGN_OR_RETURN(detail::Window3 win, detail::window3(kOp, x.shape(), a.kernel, a.strides, a.dilations, a.pads));
+  for (int i = 0; i < 3; ++i) {
+    win.out[i] = win.s[i] * (win.in[i] - 1) + win.dil[i] * (win.k[i] - 1) + 1 - win.pb[i] - win.pe[i];
+    if (win.in[i] < 1 || win.out[i] < 1)
+      return invalid_argument("conv_transpose: input " + shape_to_string(x.shape()) + " with these pads gives an empty output");
   }
-  const Shape out_shape = {N, M, OH, OW};
+  const Shape out_shape = detail::window_out_shape(N, M, win);
   KILN_RETURN_IF_ERROR(detail::check_post_ops(kOp, a.post_ops, inputs, out_shape));
 
   Tensor y = detail::new_f32(out_shape);
@@ -62,37 +52,50 @@ Expected<Tensor> conv_transpose(const ConvTransposeAttrs& a, std::span<const Ten
   const float* wp = w.data<float>();
   const float* bp = a.has_bias ? inputs[2].data<float>() : nullptr;
   float* yp = y.data<float>();
+  const int64_t ID = win.in[0], IH = win.in[1], IW = win.in[2];
+  const int64_t KD = win.k[0], KH = win.k[1], KW = win.k[2];
+  const int64_t OD = win.out[0], OH = win.out[1], OW = win.out[2];
+  const int64_t taps = KD * KH * KW;
 
+  // Solves o = i * stride - pad + k * dilation for an integer i inside the input, or -1.
+  auto source = [&](int axis, int64_t o, int64_t k) -> int64_t {
+    const int64_t t = o + win.pb[axis] - k * win.dil[axis];
+    if (t % win.s[axis] != 0) return -1;
+    const int64_t i = t / win.s[axis];
+    return i >= 0 && i < win.in[axis] ? i : -1;
+  };
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t m = 0; m < M; ++m) {
       const int64_t g = m / Mg, mo = m % Mg;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          double acc = bp ? bp[m] : 0.0;
-          for (int64_t kh = 0; kh < KH; ++kh) {
-            // Solve oh = ih * sh - top + kh * dh for an integer ih inside the input.
-            const int64_t th = oh + top - kh * dh;
-            if (th % sh != 0) continue;
-            const int64_t ih = th / sh;
-            if (ih < 0 || ih >= H) continue;
-            for (int64_t kw = 0; kw < KW; ++kw) {
-              const int64_t tw = ow + left - kw * dw;
-              if (tw % sw != 0) continue;
-              const int64_t iw = tw / sw;
-              if (iw < 0 || iw >= W) continue;
-              for (int64_t c = 0; c < Cg; ++c) {
-                const int64_t ci = g * Cg + c;
-                const float xv = xp[((n * C + ci) * H + ih) * W + iw];
-                const float wv = wp[((ci * Mg + mo) * KH + kh) * KW + kw];
-                acc += static_cast<double>(xv) * wv;
+      for (int64_t od = 0; od < OD; ++od) {
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            double acc = bp ? bp[m] : 0.0;
+            for (int64_t kd = 0; kd < KD; ++kd) {
+              const int64_t id = source(0, od, kd);
+              if (id < 0) continue;
+              for (int64_t kh = 0; kh < KH; ++kh) {
+                const int64_t ih = source(1, oh, kh);
+                if (ih < 0) continue;
+                for (int64_t kw = 0; kw < KW; ++kw) {
+                  const int64_t iw = source(2, ow, kw);
+                  if (iw < 0) continue;
+                  for (int64_t c = 0; c < Cg; ++c) {
+                    const int64_t ci = g * Cg + c;
+                    const float xv = xp[(n * C + ci) * win.in_size() + (id * IH + ih) * IW + iw];
+                    const float wv = wp[(ci * Mg + mo) * taps + (kd * KH + kh) * KW + kw];
+                    acc += static_cast<double>(xv) * wv;
+                  }
+                }
               }
             }
+            yp[(n * M + m) * win.out_size() + (od * OH + oh) * OW + ow] = static_cast<float>(acc);
           }
-          yp[((n * M + m) * OH + oh) * OW + ow] = static_cast<float>(acc);
         }
       }
     }
   }
+  (void)ID;
 
   detail::apply_post_ops(a.post_ops, inputs, y);
   return y;

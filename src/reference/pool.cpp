@@ -1,5 +1,5 @@
-// Reference 2-D max / average pooling (ONNX MaxPool, AveragePool, GlobalMaxPool,
-// GlobalAveragePool).
+// Reference max / average pooling over 1, 2 or 3 spatial axes (ONNX MaxPool, AveragePool,
+// GlobalMaxPool, GlobalAveragePool).
 //
 // Window taps are at (oh * stride - pad_top + kh * dilation, ...). Taps outside the input
 // never contribute a value. The average divides by the number of taps inside the input, or,
@@ -20,8 +20,13 @@ namespace {
 const char* kOp = "pool";
 
 Tensor global_pool(PoolKind kind, const Tensor& x) {
-  const int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
-  Tensor y = detail::new_f32({N, C, 1, 1});
+  const int64_t N = x.shape()[0], C = x.shape()[1];
+  int64_t HW = 1;
+  for (size_t i = 2; i < x.shape().size(); ++i) HW *= x.shape()[i];
+  Shape ys(x.shape().size(), 1);
+  ys[0] = N;
+  ys[1] = C;
+  Tensor y = detail::new_f32(ys);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   for (int64_t nc = 0; nc < N * C; ++nc) {
@@ -44,67 +49,67 @@ Tensor global_pool(PoolKind kind, const Tensor& x) {
 Expected<Tensor> pool(const PoolAttrs& a, std::span<const Tensor> inputs) {
   KILN_RETURN_IF_ERROR(detail::check_count(kOp, inputs, 1, 1));
   const Tensor& x = inputs[0];
-  KILN_RETURN_IF_ERROR(detail::check_rank(kOp, x, "input", 4));
+  KILN_RETURN_IF_ERROR(detail::check_f32(kOp, x, "input"));
+  if (x.shape().size() < 3 || x.shape().size() > 5)
+    return invalid_argument("pool: input must have rank 3 to 5, got shape " + shape_to_string(x.shape()));
   if (a.global) return global_pool(a.kind, x);
 
-  const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-  const int64_t KH = a.kernel[0], KW = a.kernel[1];
-  const int64_t sh = a.strides[0], sw = a.strides[1];
-  const int64_t dh = a.dilations[0], dw = a.dilations[1];
-  const int64_t top = a.pads[0], left = a.pads[1], bottom = a.pads[2], right = a.pads[3];
-  const int64_t ceil_b = a.ceil_pads[0], ceil_r = a.ceil_pads[1];
-  if (KH < 1 || KW < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1) {
-    return invalid_argument("pool: kernel, strides and dilations must be >= 1");
-  }
-  if (top < 0 || left < 0 || bottom < 0 || right < 0 || ceil_b < 0 || ceil_r < 0) {
-    return invalid_argument("pool: pads must be non-negative");
-  }
-  const int64_t span_h = H + top + bottom + ceil_b - dh * (KH - 1) - 1;
-  const int64_t span_w = W + left + right + ceil_r - dw * (KW - 1) - 1;
-  if (span_h < 0 || span_w < 0) {
-    return invalid_argument("pool: kernel " + shape_to_string({KH, KW}) +
-                            " (with dilation and padding) is larger than input " +
-                            shape_to_string(x.shape()));
-  }
-  const int64_t OH = span_h / sh + 1, OW = span_w / sw + 1;
+  KILN_ASSIGN_OR_RETURN(detail::Window3 win, detail::window3(kOp, x.shape(), a.kernel, a.strides, a.dilations, a.pads));
+  if (a.ceil_pads.size() != a.kernel.size()) return invalid_argument("pool: ceil pads do not match the kernel");
+  int64_t ceil_pad[3] = {0, 0, 0};
+  for (size_t i = 0; i < a.ceil_pads.size(); ++i) ceil_pad[3 - a.ceil_pads.size() + i] = a.ceil_pads[i];
+  for (int i = 0; i < 3; ++i)
+    if (win.pb[i] < 0 || win.pe[i] < 0 || ceil_pad[i] < 0) return invalid_argument("pool: pads must be non-negative");
+  // The output extent counts the ceil-mode pads; the taps' bookkeeping below does not.
+  detail::Window3 extent = win;
+  for (int i = 0; i < 3; ++i) extent.pe[i] += ceil_pad[i];
+  KILN_RETURN_IF_ERROR(detail::slide_out_extent(kOp, extent, x.shape()));
+  for (int i = 0; i < 3; ++i) win.out[i] = extent.out[i];
+  const int64_t N = x.shape()[0], C = x.shape()[1];
 
-  Tensor y = detail::new_f32({N, C, OH, OW});
+  Tensor y = detail::new_f32(detail::window_out_shape(N, C, win));
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   const bool is_max = a.kind == PoolKind::kMax;
+  const int64_t ID = win.in[0], IH = win.in[1], IW = win.in[2];
 
   for (int64_t nc = 0; nc < N * C; ++nc) {
-    const float* plane = xp + nc * H * W;
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        float best = -std::numeric_limits<float>::infinity();
-        double sum = 0.0;
-        int64_t inside = 0;   // taps inside the input
-        int64_t in_pads = 0;  // taps inside the input extended by the explicit pads
-        for (int64_t kh = 0; kh < KH; ++kh) {
-          const int64_t ih = oh * sh - top + kh * dh;
-          const bool h_in = ih >= 0 && ih < H;
-          const bool h_padded = ih >= -top && ih < H + bottom;
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const int64_t iw = ow * sw - left + kw * dw;
-            const bool w_in = iw >= 0 && iw < W;
-            const bool w_padded = iw >= -left && iw < W + right;
-            if (h_padded && w_padded) ++in_pads;
-            if (!h_in || !w_in) continue;
-            const float v = plane[ih * W + iw];
-            ++inside;
-            best = v > best ? v : best;
-            sum += v;
+    const float* plane = xp + nc * win.in_size();
+    float* out = yp + nc * win.out_size();
+    for (int64_t od = 0; od < win.out[0]; ++od) {
+      for (int64_t oh = 0; oh < win.out[1]; ++oh) {
+        for (int64_t ow = 0; ow < win.out[2]; ++ow) {
+          float best = -std::numeric_limits<float>::infinity();
+          double sum = 0.0;
+          int64_t inside = 0;   // taps inside the input
+          int64_t in_pads = 0;  // taps inside the input extended by the explicit pads
+          for (int64_t kd = 0; kd < win.k[0]; ++kd) {
+            const int64_t id = od * win.s[0] - win.pb[0] + kd * win.dil[0];
+            const bool d_in = id >= 0 && id < ID, d_padded = id >= -win.pb[0] && id < ID + win.pe[0];
+            for (int64_t kh = 0; kh < win.k[1]; ++kh) {
+              const int64_t ih = oh * win.s[1] - win.pb[1] + kh * win.dil[1];
+              const bool h_in = ih >= 0 && ih < IH, h_padded = ih >= -win.pb[1] && ih < IH + win.pe[1];
+              for (int64_t kw = 0; kw < win.k[2]; ++kw) {
+                const int64_t iw = ow * win.s[2] - win.pb[2] + kw * win.dil[2];
+                const bool w_in = iw >= 0 && iw < IW, w_padded = iw >= -win.pb[2] && iw < IW + win.pe[2];
+                if (d_padded && h_padded && w_padded) ++in_pads;
+                if (!d_in || !h_in || !w_in) continue;
+                const float v = plane[(id * IH + ih) * IW + iw];
+                ++inside;
+                best = v > best ? v : best;
+                sum += v;
+              }
+            }
           }
+          float r;
+          if (is_max) {
+            r = best;
+          } else {
+            const int64_t divisor = a.count_include_pad ? in_pads : inside;
+            r = divisor > 0 ? static_cast<float>(sum / static_cast<double>(divisor)) : 0.0f;
+          }
+          out[(od * win.out[1] + oh) * win.out[2] + ow] = r;
         }
-        float out;
-        if (is_max) {
-          out = best;
-        } else {
-          const int64_t divisor = a.count_include_pad ? in_pads : inside;
-          out = divisor > 0 ? static_cast<float>(sum / static_cast<double>(divisor)) : 0.0f;
-        }
-        yp[(nc * OH + oh) * OW + ow] = out;
       }
     }
   }

@@ -1,4 +1,6 @@
-// Reference softmax over one axis (ONNX Softmax-13): y = exp(x - max) / sum(exp(x - max)).
+// Reference normalisations over one axis (ONNX Softmax-13, LogSoftmax-13, Hardmax-13):
+// softmax y = exp(x - max) / sum(exp(x - max)), log-softmax y = x - max - log(sum(exp(x - max))),
+// hardmax y = 1 at the axis's first maximum, 0 elsewhere.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -36,9 +38,21 @@ Expected<Tensor> softmax(const SoftmaxAttrs& a, std::span<const Tensor> inputs) 
       const int64_t base = o * len * inner + in;
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t k = 0; k < len; ++k) mx = std::fmax(mx, xp[base + k * inner]);
+      if (a.kind == SoftmaxKind::kHardmax) {
+        int64_t first = 0;
+        while (first + 1 < len && !(xp[base + first * inner] == mx)) ++first;
+        for (int64_t k = 0; k < len; ++k) yp[base + k * inner] = k == first ? 1.0f : 0.0f;
+        continue;
+      }
       double sum = 0.0;
       for (int64_t k = 0; k < len; ++k) {
         sum += std::exp(static_cast<double>(xp[base + k * inner]) - mx);
+      }
+      if (a.kind == SoftmaxKind::kLogSoftmax) {
+        const double log_sum = std::log(sum);
+        for (int64_t k = 0; k < len; ++k)
+          yp[base + k * inner] = static_cast<float>(static_cast<double>(xp[base + k * inner]) - mx - log_sum);
+        continue;
       }
       for (int64_t k = 0; k < len; ++k) {
         const double e = std::exp(static_cast<double>(xp[base + k * inner]) - mx);

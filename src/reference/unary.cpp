@@ -1,5 +1,7 @@
-// Reference element-wise unary functions (ONNX Relu, LeakyRelu, Elu, Sigmoid, Tanh, Clip,
-// HardSigmoid, HardSwish, Exp, Abs, Sqrt, Neg).
+// Reference element-wise unary functions: ONNX's activations (Relu, LeakyRelu, Elu, Selu, Celu,
+// Sigmoid, Tanh, Clip, HardSigmoid, HardSwish, Softplus, Softsign, ThresholdedRelu, Shrink) and
+// math (Exp, Log, Abs, Sqrt, Neg, Reciprocal, Erf, trigonometric and hyperbolic functions and
+// their inverses, Ceil, Floor, Round, Sign).
 #include <algorithm>
 #include <cmath>
 
@@ -26,6 +28,32 @@ float apply_unary(const UnaryAttrs& a, float x) {
     case UnaryKind::kAbs: return std::fabs(x);
     case UnaryKind::kSqrt: return std::sqrt(x);
     case UnaryKind::kNeg: return -x;
+    case UnaryKind::kLog: return std::log(x);
+    case UnaryKind::kReciprocal: return 1.0f / x;
+    case UnaryKind::kSoftplus:
+      // log(1 + exp(x)) without overflowing exp for large x.
+      return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+    case UnaryKind::kSoftsign: return x / (1.0f + std::fabs(x));
+    case UnaryKind::kSelu: return a.beta * (x > 0.0f ? x : a.alpha * (std::exp(x) - 1.0f));
+    case UnaryKind::kThresholdedRelu: return x > a.alpha ? x : 0.0f;
+    case UnaryKind::kShrink: return x < -a.alpha ? x + a.beta : x > a.alpha ? x - a.beta : 0.0f;
+    case UnaryKind::kCelu: return std::max(0.0f, x) + std::min(0.0f, a.alpha * (std::exp(x / a.alpha) - 1.0f));
+    case UnaryKind::kErf: return std::erf(x);
+    case UnaryKind::kSin: return std::sin(x);
+    case UnaryKind::kCos: return std::cos(x);
+    case UnaryKind::kTan: return std::tan(x);
+    case UnaryKind::kAsin: return std::asin(x);
+    case UnaryKind::kAcos: return std::acos(x);
+    case UnaryKind::kAtan: return std::atan(x);
+    case UnaryKind::kSinh: return std::sinh(x);
+    case UnaryKind::kCosh: return std::cosh(x);
+    case UnaryKind::kAsinh: return std::asinh(x);
+    case UnaryKind::kAcosh: return std::acosh(x);
+    case UnaryKind::kAtanh: return std::atanh(x);
+    case UnaryKind::kCeil: return std::ceil(x);
+    case UnaryKind::kFloor: return std::floor(x);
+    case UnaryKind::kRound: return std::nearbyint(x);  // the default rounding mode: halves to even
+    case UnaryKind::kSign: return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x;  // NaN stays NaN, -0 stays
   }
   return x;
 }
@@ -37,16 +65,9 @@ Expected<Tensor> unary(const UnaryAttrs& a, std::span<const Tensor> inputs) {
   if (inputs.empty()) return invalid_argument("unary: expected at least 1 input, got 0");
   const Tensor& x = inputs[0];
   KILN_RETURN_IF_ERROR(detail::check_f32(op, x, "input"));
-  switch (a.kind) {
-    case UnaryKind::kRelu: case UnaryKind::kLeakyRelu: case UnaryKind::kElu:
-    case UnaryKind::kSigmoid: case UnaryKind::kTanh: case UnaryKind::kClip:
-    case UnaryKind::kHardSigmoid: case UnaryKind::kHardSwish: case UnaryKind::kExp:
-    case UnaryKind::kAbs: case UnaryKind::kSqrt: case UnaryKind::kNeg:
-      break;
-    default:
-      return invalid_argument("unary: unknown unary kind " +
-                              std::to_string(static_cast<int>(a.kind)));
-  }
+  if (static_cast<int>(a.kind) > static_cast<int>(UnaryKind::kSign))
+    return invalid_argument("unary: unknown unary kind " + std::to_string(static_cast<int>(a.kind)));
+  if (a.kind == UnaryKind::kCelu && a.alpha == 0.0f) return invalid_argument("unary: Celu's alpha is 0");
   Tensor y = detail::new_f32(x.shape());
   const float* xp = x.data<float>();
   float* yp = y.data<float>();

@@ -48,15 +48,70 @@ inline Status check_rank(const char* op, const Tensor& t, const char* what, size
   return Status::ok();
 }
 
-// The inputs both convolutions start with: x and w of rank 4, then a bias when there is one.
-inline Status check_conv_inputs(const char* op, bool has_bias, std::span<const Tensor> inputs) {
+// The inputs both convolutions start with: x and w with `spatial` axes after N and C, then a
+// bias when there is one.
+inline Status check_conv_inputs(const char* op, bool has_bias, size_t spatial, std::span<const Tensor> inputs) {
   const size_t need = has_bias ? 3 : 2;
   if (inputs.size() < need) {
     return invalid_argument(std::string(op) + ": expected at least " + std::to_string(need) + " inputs (x, w" +
                             (has_bias ? ", b" : "") + "), got " + std::to_string(inputs.size()));
   }
-  KILN_RETURN_IF_ERROR(check_rank(op, inputs[0], "input", 4));
-  return check_rank(op, inputs[1], "weight", 4);
+  if (spatial < 1 || spatial > 3) return invalid_argument(std::string(op) + ": " + std::to_string(spatial) + " spatial axes");
+  KILN_RETURN_IF_ERROR(check_rank(op, inputs[0], "input", spatial + 2));
+  return check_rank(op, inputs[1], "weight", spatial + 2);
+}
+
+// A window over 1 to 3 spatial axes seen as 3-D: missing leading axes have size 1, kernel 1,
+// stride 1, dilation 1 and no pads, so one loop nest serves NCW, NCHW and NCDHW. `in` is the
+// input's spatial extent, `out` the output's once out_extent() has run.
+struct Window3 {
+  int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, dil[3] = {1, 1, 1};
+  int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};  // begin and end pads
+  int64_t out[3] = {1, 1, 1};
+  size_t spatial = 0;
+  int64_t in_size() const { return in[0] * in[1] * in[2]; }
+  int64_t out_size() const { return out[0] * out[1] * out[2]; }
+};
+
+inline Expected<Window3> window3(const char* op, const Shape& x, const Spatial& kernel, const Spatial& strides,
+                                 const Spatial& dilations, const Spatial& pads) {
+  const size_t d = kernel.size();
+  if (d < 1 || d > 3 || x.size() != d + 2 || strides.size() != d || dilations.size() != d || pads.size() != 2 * d)
+    return invalid_argument(std::string(op) + ": window attributes for " + std::to_string(d) +
+                            " axes do not fit input " + shape_to_string(x));
+  Window3 w;
+  w.spatial = d;
+  const size_t o = 3 - d;
+  for (size_t i = 0; i < d; ++i) {
+    w.in[o + i] = x[2 + i];
+    w.k[o + i] = kernel[i];
+    w.s[o + i] = strides[i];
+    w.dil[o + i] = dilations[i];
+    w.pb[o + i] = pads[i];
+    w.pe[o + i] = pads[d + i];
+    if (kernel[i] < 1 || strides[i] < 1 || dilations[i] < 1)
+      return invalid_argument(std::string(op) + ": kernel, strides and dilations must be >= 1");
+  }
+  return w;
+}
+
+// The output extent of a window that slides over its padded input (conv, pool).
+inline Status slide_out_extent(const char* op, Window3& w, const Shape& x) {
+  for (int i = 0; i < 3; ++i) {
+    const int64_t span = w.in[i] + w.pb[i] + w.pe[i] - w.dil[i] * (w.k[i] - 1) - 1;
+    if (span < 0)
+      return invalid_argument(std::string(op) + ": kernel (with dilation and padding) is larger than input " +
+                              shape_to_string(x));
+    w.out[i] = span / w.s[i] + 1;
+  }
+  return Status::ok();
+}
+
+// [N, C] followed by the window's output extent at its own rank.
+inline Shape window_out_shape(int64_t n, int64_t c, const Window3& w) {
+  Shape y = {n, c};
+  for (size_t i = 3 - w.spatial; i < 3; ++i) y.push_back(w.out[i]);
+  return y;
 }
 
 // Row-major strides of a shape.

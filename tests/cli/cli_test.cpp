@@ -30,6 +30,19 @@ TEST(Cli, RunWritesOutputMatchingPyTorch) {
   EXPECT_LE(testing::max_abs_diff(*got, *want), 1e-4);
 }
 
+TEST(Cli, RunReadsAVolumeFromNpy) {
+  // A 3-D U-Net (NCDHW) on a volume: the .npy holds the model's layout, rank 5.
+  std::string out = ::testing::TempDir() + "/kiln_cli_volume.npy";
+  Result r = run_cli("run " + fx("unet3d/w4_16x32x32/model.onnx") + " --input " + fx("unet3d/w4_16x32x32/input.npy") +
+                     " --output " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto got = read_npy(out);
+  auto want = read_npy(fx("unet3d/w4_16x32x32/expected.npy"));
+  ASSERT_TRUE(got && want);
+  EXPECT_EQ(got->shape(), (Shape{1, 1, 16, 32, 32}));
+  EXPECT_LE(testing::max_abs_diff(*got, *want), 1e-4);
+}
+
 TEST(Cli, RunOnAnImageWritesAMask) {
   // A 64x64 gray PNG made from the fixture input, through kiln's own mask writer.
   auto x = read_npy(fx("unet/w4_64x64/input.npy"));

@@ -71,7 +71,7 @@ Graph build(const Variant& v) {
   ConvAttrs c2;
   c2.kernel = {3, 3};
   c2.pads = {1, 1, 1, 1};
-  c2.strides = v.skip_from_input ? std::array<int64_t, 2>{2, 2} : std::array<int64_t, 2>{1, 1};
+  c2.strides = v.skip_from_input ? Spatial{2, 2} : Spatial{1, 1};
   if (v.skip_from_input) c2.pads = {1, 1, 0, 0};
   int mid = add("conv2", v.conv_op, c2, {v.skip_from_input ? x : down, w_at(2)});
   ResizeAttrs up;

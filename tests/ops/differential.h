@@ -189,10 +189,10 @@ inline std::string steps_summary(const Plan& p) {
   return os.str();
 }
 
-template <size_t N>
-std::string str(const std::array<int64_t, N>& a) {
+template <typename Ints>
+std::string str(const Ints& a) {
   std::string s = "{";
-  for (size_t i = 0; i < N; ++i) s += (i ? "," : "") + std::to_string(a[i]);
+  for (size_t i = 0; i < a.size(); ++i) s += (i ? "," : "") + std::to_string(a[i]);
   return s + "}";
 }
 

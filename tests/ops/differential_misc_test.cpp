@@ -130,7 +130,7 @@ TEST(DifferentialBatchNorm, StandaloneOnRanks2To4) {
 
 TEST(DifferentialUnary, EveryKindOnRandomShapes) {
   Rand r(51);
-  for (int kind = 0; kind <= static_cast<int>(UnaryKind::kNeg); ++kind) {
+  for (int kind = 0; kind <= static_cast<int>(UnaryKind::kSign); ++kind) {
     for (int i = 0; i < 3; ++i) {
       UnaryAttrs a;
       a.kind = static_cast<UnaryKind>(kind);
@@ -141,6 +141,15 @@ TEST(DifferentialUnary, EveryKindOnRandomShapes) {
         case UnaryKind::kClip: a.alpha = r.uniform(-1.0f, 0.0f); a.beta = r.uniform(0.0f, 1.0f); break;
         case UnaryKind::kHardSigmoid: a.alpha = r.uniform(0.1f, 0.5f); a.beta = r.uniform(0.3f, 0.7f); break;
         case UnaryKind::kSqrt: lo = 0.0f; break;
+        case UnaryKind::kLog: lo = 0.01f; break;
+        case UnaryKind::kReciprocal: lo = 0.25f; break;
+        case UnaryKind::kAcosh: lo = 1.0f; break;
+        case UnaryKind::kAsin: case UnaryKind::kAcos: case UnaryKind::kAtanh: lo = -0.99f; hi = 0.99f; break;
+        case UnaryKind::kTan: lo = -1.4f; hi = 1.4f; break;
+        case UnaryKind::kSelu: a.alpha = 1.6732632f; a.beta = 1.0507010f; break;
+        case UnaryKind::kCelu: a.alpha = r.uniform(0.5f, 1.5f); break;
+        case UnaryKind::kThresholdedRelu: a.alpha = r.uniform(0.0f, 1.0f); break;
+        case UnaryKind::kShrink: a.alpha = r.uniform(0.2f, 1.0f); a.beta = r.uniform(0.0f, 0.3f); break;
         default: break;
       }
       Shape xs;
@@ -152,7 +161,9 @@ TEST(DifferentialUnary, EveryKindOnRandomShapes) {
       SCOPED_TRACE(std::string(unary_kind_name(a.kind)) + " " + shape_to_string(xs));
       auto plan = check_against_reference(t);
       if (!plan) continue;
-      bool onednn = a.kind != UnaryKind::kHardSigmoid;
+      // oneDNN runs the kinds it has one algorithm for; the others run their reference kernel.
+      bool onednn = (a.kind <= UnaryKind::kNeg && a.kind != UnaryKind::kHardSigmoid) || a.kind == UnaryKind::kLog ||
+                    a.kind == UnaryKind::kRound || a.kind == UnaryKind::kReciprocal;
       EXPECT_EQ(count_steps(*plan, "eltwise:"), onednn ? 1 : 0) << steps_summary(*plan);
     }
   }
@@ -259,17 +270,23 @@ TEST(DifferentialBinary, LowerRankActivationMatchingOutputOnceRankPadded) {
 
 // ----------------------------------------------------------------------------- Softmax
 
-TEST(DifferentialSoftmax, EveryAxis) {
+TEST(DifferentialSoftmax, EveryAxisAndKind) {
   Rand r(71);
-  for (int rank = 1; rank <= 4; ++rank) {
-    for (int64_t axis = -rank; axis < rank; ++axis) {
-      Shape xs = rank == 4 ? random_image(r, 9) : Shape{};
-      for (int k = static_cast<int>(xs.size()); k < rank; ++k) xs.push_back(r.range(1, 12));
-      TestGraph t(r);
-      t.output(t.node(SoftmaxAttrs{axis}, {source(t, xs, r.coin(), -5.0f, 5.0f)}));
-      SCOPED_TRACE("x " + shape_to_string(xs) + " axis " + std::to_string(axis));
-      auto plan = check_against_reference(t, 1e-5);
-      if (plan) EXPECT_EQ(count_steps(*plan, "softmax"), 1) << steps_summary(*plan);
+  for (SoftmaxKind kind : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax, SoftmaxKind::kHardmax}) {
+    for (int rank = 1; rank <= 4; ++rank) {
+      for (int64_t axis = -rank; axis < rank; ++axis) {
+        Shape xs = rank == 4 ? random_image(r, 9) : Shape{};
+        for (int k = static_cast<int>(xs.size()); k < rank; ++k) xs.push_back(r.range(1, 12));
+        TestGraph t(r);
+        t.output(t.node(SoftmaxAttrs{axis, kind}, {source(t, xs, r.coin(), -5.0f, 5.0f)}));
+        SCOPED_TRACE("x " + shape_to_string(xs) + " axis " + std::to_string(axis) + " kind " +
+                     std::to_string(static_cast<int>(kind)));
+        auto plan = check_against_reference(t, 1e-5);
+        // Hardmax has no oneDNN primitive: its reference kernel runs.
+        if (plan && kind == SoftmaxKind::kHardmax) EXPECT_EQ(count_steps(*plan, "reference:Softmax"), 1) << steps_summary(*plan);
+        if (plan && kind != SoftmaxKind::kHardmax)
+          EXPECT_EQ(count_steps(*plan, kind == SoftmaxKind::kLogSoftmax ? "logsoftmax" : "softmax"), 1) << steps_summary(*plan);
+      }
     }
   }
 }

@@ -80,7 +80,7 @@ TEST(OptimizeRules, ZeroSpatialPadFoldsIntoConvPads) {
   OptimizeReport rep = optimize_and_compare(t, opt);
   EXPECT_EQ(applied(rep, "fold_pad_into_conv"), 1);
   ASSERT_EQ(opt.nodes.size(), 1u);
-  EXPECT_EQ(conv_of(opt).pads, (std::array<int64_t, 4>{2, 3, 3, 1}));
+  EXPECT_EQ(conv_of(opt).pads, (Spatial{2, 3, 3, 1}));
   EXPECT_EQ(opt.nodes[0].inputs[0], x);
 }
 
@@ -100,7 +100,7 @@ TEST(OptimizeRules, PadsThatAreNotZeroSpatialStay) {
     OptimizeReport rep = optimize_and_compare(t, opt);
     EXPECT_EQ(applied(rep, "fold_pad_into_conv"), 0);
     EXPECT_EQ(count_kind(opt, OpKind::kPad), 1);
-    EXPECT_EQ(conv_of(opt, 1).pads, (std::array<int64_t, 4>{0, 0, 0, 0}));
+    EXPECT_EQ(conv_of(opt, 1).pads, (Spatial{0, 0, 0, 0}));
   }
   {  // A zero pad whose output is read by something else as well.
     TestGraph t(r);
@@ -341,7 +341,7 @@ TEST(OptimizeRules, ResNetBlockBecomesTwoConvs) {
   Graph opt;
   optimize_and_compare(t, opt);
   ASSERT_EQ(opt.nodes.size(), 2u);
-  EXPECT_EQ(conv_of(opt, 0).pads, (std::array<int64_t, 4>{1, 1, 1, 1}));
+  EXPECT_EQ(conv_of(opt, 0).pads, (Spatial{1, 1, 1, 1}));
   EXPECT_TRUE(conv_of(opt, 0).folded_bn.present && conv_of(opt, 1).folded_bn.present);
   EXPECT_EQ(conv_of(opt, 1).post_ops.size(), 2u);
 }

@@ -276,7 +276,7 @@ TEST(ReferencePool, GlobalAndErrors) {
   a.kind = PoolKind::kAverage;
   expect_tensor(ref::pool(a, in), {1, 2, 1, 1}, {1.5f, 4});
   std::vector<Tensor> rank2 = {T({2, 2}, Vec(4))};
-  expect_invalid(ref::pool(a, rank2), "rank 4");
+  expect_invalid(ref::pool(a, rank2), "rank 3 to 5");
   a.global = false;
   a.kernel = {3, 3};
   expect_invalid(ref::pool(a, in), "larger than input");

@@ -100,30 +100,30 @@ Expected<std::string> LayerCall::string_of(const char* key, const std::string& d
   return v.get<std::string>();
 }
 
-Expected<std::array<int64_t, 2>> LayerCall::pair_of(const char* key, std::array<int64_t, 2> def) const {
+Expected<Spatial> LayerCall::pair_of(const char* key, Spatial def) const {
   if (!has(key)) return def;
   const json& v = layer.config[key];
-  if (v.is_number_integer()) return std::array<int64_t, 2>{v.get<int64_t>(), v.get<int64_t>()};
+  if (v.is_number_integer()) return Spatial{v.get<int64_t>(), v.get<int64_t>()};
   if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer())
-    return std::array<int64_t, 2>{v[0].get<int64_t>(), v[1].get<int64_t>()};
+    return Spatial{v[0].get<int64_t>(), v[1].get<int64_t>()};
   return fail(std::string("'") + key + "' must be an integer or two integers (2-D layers only)");
 }
 
-Expected<std::array<int64_t, 4>> LayerCall::sides_of(const char* key) const {
+Expected<Spatial> LayerCall::sides_of(const char* key) const {
   if (!has(key)) return bad(std::string("'") + key + "' is missing");
   const json& v = layer.config[key];
   auto is_int = [](const json& j) { return j.is_number_integer() && j.get<int64_t>() >= 0; };
   if (is_int(v)) {
     int64_t n = v.get<int64_t>();
-    return std::array<int64_t, 4>{n, n, n, n};
+    return Spatial{n, n, n, n};
   }
   if (v.is_array() && v.size() == 2 && is_int(v[0]) && is_int(v[1])) {
     int64_t h = v[0].get<int64_t>(), w = v[1].get<int64_t>();
-    return std::array<int64_t, 4>{h, w, h, w};
+    return Spatial{h, w, h, w};
   }
   if (v.is_array() && v.size() == 2 && v[0].is_array() && v[1].is_array() && v[0].size() == 2 && v[1].size() == 2 &&
       is_int(v[0][0]) && is_int(v[0][1]) && is_int(v[1][0]) && is_int(v[1][1]))
-    return std::array<int64_t, 4>{v[0][0].get<int64_t>(), v[1][0].get<int64_t>(), v[0][1].get<int64_t>(),
+    return Spatial{v[0][0].get<int64_t>(), v[1][0].get<int64_t>(), v[0][1].get<int64_t>(),
                                   v[1][1].get<int64_t>()};
   return bad(std::string("'") + key + "' must be n, [h, w] or [[top, bottom], [left, right]] of non-negative integers");
 }
@@ -179,24 +179,24 @@ Expected<int> LayerCall::apply_config_activation(int x) {
   return activation(x, layer.config["activation"], "/activation");
 }
 
-std::array<int64_t, 2> same_padding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {
+Spatial same_padding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {
   int64_t out = (in + stride - 1) / stride;
   int64_t span = (kernel - 1) * dilation + 1;
   int64_t total = std::max<int64_t>(0, (out - 1) * stride + span - in);
   return {total / 2, total - total / 2};
 }
 
-Expected<std::array<int64_t, 4>> window_pads(const LayerCall& c, const std::string& padding, std::array<int64_t, 2> in_hw,
-                                             std::array<int64_t, 2> kernel, std::array<int64_t, 2> strides,
-                                             std::array<int64_t, 2> dilations) {
+Expected<Spatial> window_pads(const LayerCall& c, const std::string& padding, Spatial in_hw,
+                                             Spatial kernel, Spatial strides,
+                                             Spatial dilations) {
   for (int i = 0; i < 2; ++i)
     if (kernel[i] < 1 || strides[i] < 1 || dilations[i] < 1)
       return c.bad("kernel size, strides and dilation rate must be positive");
-  if (padding == "valid") return std::array<int64_t, 4>{0, 0, 0, 0};
+  if (padding == "valid") return Spatial{0, 0, 0, 0};
   if (padding != "same") return c.fail("padding '" + padding + "' is not supported (kiln reads 'same' and 'valid')");
   auto h = same_padding(in_hw[0], kernel[0], strides[0], dilations[0]);
   auto w = same_padding(in_hw[1], kernel[1], strides[1], dilations[1]);
-  return std::array<int64_t, 4>{h[0], w[0], h[1], w[1]};
+  return Spatial{h[0], w[0], h[1], w[1]};
 }
 
 }  // namespace kiln::keras_import

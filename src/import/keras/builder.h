@@ -73,11 +73,11 @@ class LayerCall {
   Expected<bool> bool_of(const char* key, bool def) const;
   Expected<std::string> string_of(const char* key, const std::string& def) const;
   // An int or a pair [h, w].
-  Expected<std::array<int64_t, 2>> pair_of(const char* key, std::array<int64_t, 2> def) const;
+  Expected<Spatial> pair_of(const char* key, Spatial def) const;
   bool has(const char* key) const;
   // ZeroPadding2D / Cropping2D amounts: n, [h, w] or [[top, bottom], [left, right]] as
   // {top, left, bottom, right}.
-  Expected<std::array<int64_t, 4>> sides_of(const char* key) const;
+  Expected<Spatial> sides_of(const char* key) const;
   Status require_channels_last() const;
   Expected<int> one_input() const;
 
@@ -100,10 +100,10 @@ void register_conv_layers(LayerTable& t);
 void register_other_layers(LayerTable& t);
 
 // TensorFlow's SAME padding for one axis: {before, after}; the odd row goes after.
-std::array<int64_t, 2> same_padding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation);
+Spatial same_padding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation);
 // {top, left, bottom, right} for a window op over [H, W] with Keras padding "same"/"valid".
-Expected<std::array<int64_t, 4>> window_pads(const LayerCall& c, const std::string& padding, std::array<int64_t, 2> in_hw,
-                                             std::array<int64_t, 2> kernel, std::array<int64_t, 2> strides,
-                                             std::array<int64_t, 2> dilations);
+Expected<Spatial> window_pads(const LayerCall& c, const std::string& padding, Spatial in_hw,
+                                             Spatial kernel, Spatial strides,
+                                             Spatial dilations);
 
 }  // namespace kiln::keras_import

@@ -15,7 +15,7 @@ namespace kiln::keras_import {
 namespace {
 
 struct Window {
-  std::array<int64_t, 2> kernel, strides, dilations;
+  Spatial kernel, strides, dilations;
   std::string padding;
 };
 
@@ -128,7 +128,7 @@ Expected<int> conv2d_transpose(LayerCall& c) {
   if (w.padding != "same" && w.padding != "valid")
     return c.fail("padding '" + w.padding + "' is not supported (kiln reads 'same' and 'valid')");
   bool has_output_padding = c.has("output_padding");
-  std::array<int64_t, 2> output_padding{0, 0};
+  Spatial output_padding{0, 0};
   if (has_output_padding) { KILN_ASSIGN_OR_RETURN(output_padding, c.pair_of("output_padding", {0, 0})); }
   ConvTransposeAttrs a;
   a.kernel = w.kernel;
@@ -140,8 +140,8 @@ Expected<int> conv2d_transpose(LayerCall& c) {
     int64_t out;
     if (!has_output_padding) out = w.padding == "valid" ? in * s + std::max<int64_t>(span - s, 0) : in * s;
     else out = (in - 1) * s + span - 2 * (w.padding == "same" ? span / 2 : 0) + output_padding[i];
-    std::array<int64_t, 2> fwd = w.padding == "same" ? same_padding(out, w.kernel[i], s, w.dilations[i])
-                                                     : std::array<int64_t, 2>{0, 0};
+    Spatial fwd = w.padding == "same" ? same_padding(out, w.kernel[i], s, w.dilations[i])
+                                                     : Spatial{0, 0};
     if (out < 1 || (out + fwd[0] + fwd[1] - span) / s + 1 != in)
       return c.bad("output_padding " + std::to_string(output_padding[i]) + " gives an output size " +
                    std::to_string(out) + " that does not convolve back to the input size " + std::to_string(in));

@@ -81,29 +81,76 @@ Expected<DType> NodeContext::dtype(size_t i) const {
 Status NodeContext::emit(OpAttrs attrs, const std::vector<size_t>& onnx_inputs) {
   if (node_.output_size() < 1) return bad("has no outputs");
   // (A node with fewer inputs than its op reads was indexed past its list: fuzzing.)
-  for (size_t i : onnx_inputs)
+  std::vector<std::string> operands;
+  for (size_t i : onnx_inputs) {
     if (!has_input(i)) return bad("input " + std::to_string(i) + " is missing");
+    operands.push_back(input_name(i));
+  }
+  return add(std::move(attrs), operands, name(), node_.output(0));
+}
+
+Expected<std::string> NodeContext::step(OpAttrs attrs, const std::vector<std::string>& operands, const std::string& what) {
+  if (node_.output_size() < 1) return bad("has no outputs");
+  // Named after the node's first output, marked as kiln's ("<output>/kiln:<what><n>").
+  const std::string step_name = name() + "/" + what + std::to_string(steps_);
+  std::string result = node_.output(0) + "/kiln:" + what + std::to_string(steps_++);
+  KILN_RETURN_IF_ERROR(add(std::move(attrs), operands, step_name, result));
+  return result;
+}
+
+Status NodeContext::add(OpAttrs attrs, const std::vector<std::string>& operands, const std::string& node_name,
+                        const std::string& result) {
+  const std::string where = "node '" + name() + "' (" + op() + ")";
   bool all_const = true;
-  for (size_t i : onnx_inputs) all_const = all_const && is_const(i);
+  for (const std::string& o : operands) all_const = all_const && imp_.is_const(o);
   if (all_const) {
     std::vector<Tensor> ins;
-    for (size_t i : onnx_inputs) ins.push_back(*imp_.constant(node_.input(static_cast<int>(i))));
+    for (const std::string& o : operands) ins.push_back(*imp_.constant(o));
     auto folded = fold_constant(attrs, ins);
-    if (!folded) return folded.error().with_context("node '" + name() + "' (" + op() + ")");
-    return set_const(0, std::move(*folded));
+    if (!folded) return folded.error().with_context(where);
+    imp_.bind_const(result, std::move(*folded));
+    return Status::ok();
   }
   std::vector<int> ids;
   std::vector<Shape> shapes;
-  for (size_t i : onnx_inputs) {
-    KILN_ASSIGN_OR_RETURN(int id, imp_.value_for(node_.input(static_cast<int>(i)), "node '" + name() + "' (" + op() + ")"));
+  for (const std::string& o : operands) {
+    KILN_ASSIGN_OR_RETURN(int id, imp_.value_for(o, where));
     ids.push_back(id);
     shapes.push_back(imp_.graph().values[id].shape);
   }
   auto out_shape = infer_shape(attrs, shapes);
-  if (!out_shape) return out_shape.error().with_context("node '" + name() + "' (" + op() + ")");
-  int out = imp_.graph().add_node(name(), op(), std::move(attrs), std::move(ids), *out_shape, node_.output(0));
-  imp_.bind_value(node_.output(0), out);
+  if (!out_shape) return out_shape.error().with_context(where);
+  int out = imp_.graph().add_node(node_name, op(), std::move(attrs), std::move(ids), *out_shape, result);
+  imp_.bind_value(result, out);
   return Status::ok();
+}
+
+std::string NodeContext::constant_operand(Tensor value) {
+  std::string operand = node_.output_size() > 0 ? node_.output(0) : name();
+  operand += "/kiln:constant" + std::to_string(steps_++);
+  imp_.bind_const(operand, std::move(value));
+  return operand;
+}
+
+Status NodeContext::output(size_t out, const std::string& operand) {
+  if (static_cast<int>(out) >= node_.output_size()) return bad("missing output " + std::to_string(out));
+  const std::string& dst = node_.output(static_cast<int>(out));
+  if (dst.empty()) return Status::ok();  // an omitted optional output
+  if (const Tensor* t = imp_.constant(operand)) {
+    imp_.bind_const(dst, *t);
+    return Status::ok();
+  }
+  if (auto v = imp_.value(operand)) {
+    imp_.bind_value(dst, *v);
+    return Status::ok();
+  }
+  return bad("operand '" + operand + "' is not produced by any earlier node");
+}
+
+Expected<Shape> NodeContext::operand_shape(const std::string& operand) const {
+  if (const Tensor* t = imp_.constant(operand)) return t->shape();
+  if (auto v = imp_.value(operand)) return imp_.graph().values[*v].shape;
+  return bad("operand '" + operand + "' is not produced by any earlier node");
 }
 
 Status NodeContext::set_const(size_t out, Tensor value) {

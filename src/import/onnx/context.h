@@ -48,13 +48,28 @@ class NodeContext {
   Status set_const(size_t out, Tensor value);
   Status alias(size_t out, size_t in);  // output is the same tensor as an input
 
+  // Translations into several kiln nodes work on operands: ONNX names, either one of the
+  // node's inputs (input_name) or the result of an earlier step of this node. step() adds a
+  // node reading operands (folded to a constant when all are constant) and returns the name
+  // of its result; output() makes an ONNX output of the node that operand.
+  const std::string& input_name(size_t i) const { return node_.input(static_cast<int>(i)); }
+  Expected<std::string> step(OpAttrs attrs, const std::vector<std::string>& operands, const std::string& what);
+  Status output(size_t out, const std::string& operand);
+  std::string constant_operand(Tensor value);  // a constant operand (a weight where a node reads it)
+  Expected<Shape> operand_shape(const std::string& operand) const;
+
   Status fail(const std::string& what) const;         // kUnsupported naming node and op
   Status bad(const std::string& what) const;          // kInvalidModel naming node and op
 
  private:
+  // Adds a node (or folds a constant) reading operands, its result bound to `result`.
+  Status add(OpAttrs attrs, const std::vector<std::string>& operands, const std::string& node_name,
+             const std::string& result);
+
   Importer& imp_;
   const onnx::NodeProto& node_;
   int opset_;
+  int steps_ = 0;
 };
 
 using OpTranslator = std::function<Status(NodeContext&)>;
@@ -66,6 +81,8 @@ void register_elementwise_ops(OpTable& t);
 void register_tensor_ops(OpTable& t);
 void register_resize_ops(OpTable& t);
 void register_shape_ops(OpTable& t);
+void register_reduce_ops(OpTable& t);
+void register_normalization_ops(OpTable& t);
 const OpTable& op_table();
 
 // Converts an ONNX TensorProto (raw, typed fields or external data) into a Tensor.

@@ -10,7 +10,11 @@
 namespace kiln::onnx_import {
 
 namespace {
-constexpr int kMinOpset = 6;  // 6 differs from 7 only in legacy broadcasting, refused per node
+// Opsets 1 to 5 differ from 6 in what translators check per node: legacy broadcasting (to 6),
+// Pad's `paddings` (1), Reshape's shape attribute (to 4), Cast's string type (to 5), the
+// experimental Upsample (to 6), BatchNormalization's spatial=0 (to 8); `consumed_inputs`
+// (to 5) was an optimisation hint with no effect on results.
+constexpr int kMinOpset = 1;
 constexpr int kMaxOpset = 21;  // 18-21 changed the supported ops' inputs (Pad's axes, Resize's axes and policy)
 
 std::string dir_of(const std::string& path) {
@@ -68,9 +72,10 @@ Status Importer::import_inputs(const onnx::GraphProto& g, const OnnxFile* file) 
     const auto& tt = in.type().tensor_type();
     if (!in.type().has_tensor_type())
       return unsupported("graph input '" + in.name() + "' is not a tensor");
-    if (tt.elem_type() != onnx::TensorProto::FLOAT)
+    // float64 inputs are taken as float32, as float64 constants are: kiln computes in float32.
+    if (tt.elem_type() != onnx::TensorProto::FLOAT && tt.elem_type() != onnx::TensorProto::DOUBLE)
       return unsupported("graph input '" + in.name() + "' has element type " + std::to_string(tt.elem_type()) +
-                         "; kiln takes float32 inputs");
+                         "; kiln takes float32 inputs (and float64 ones, as float32)");
     auto ov = options_.input_shapes.find(in.name());
     // The empty name stands for "the first input", for single-input models on a command line.
     if (ov == options_.input_shapes.end() && out_.graph.inputs.empty()) ov = options_.input_shapes.find("");

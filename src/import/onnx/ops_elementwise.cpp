@@ -1,4 +1,6 @@
-// ONNX element-wise ops: activations, arithmetic with broadcasting, PRelu, Clip.
+// ONNX element-wise ops: activations, math functions, arithmetic with broadcasting, PRelu, Clip,
+// and the variadic Sum, Max, Min and Mean.
+#include <cstring>
 #include <limits>
 
 #include "import/onnx/importer.h"
@@ -7,9 +9,11 @@
 namespace kiln::onnx_import {
 namespace {
 
-OpTranslator unary(UnaryKind kind, float alpha_default = 0.0f, float beta_default = 0.0f) {
+// `alpha` and `beta` name the ONNX attributes the kind's alpha and beta come from.
+OpTranslator unary(UnaryKind kind, float alpha_default = 0.0f, float beta_default = 0.0f, const char* alpha = "alpha",
+                   const char* beta = "beta") {
   return [=](NodeContext& c) -> Status {
-    UnaryAttrs a{kind, c.attr_float("alpha", alpha_default), c.attr_float("beta", beta_default)};
+    UnaryAttrs a{kind, c.attr_float(alpha, alpha_default), c.attr_float(beta, beta_default)};
     return c.emit(a, {0});
   };
 }
@@ -51,24 +55,39 @@ OpTranslator binary(BinaryKind kind) {
   };
 }
 
-// Sum/Max/Min with any number of inputs: a chain of binary ops sharing the node's name.
-OpTranslator variadic(BinaryKind kind) {
+// Sum/Max/Min with any number of inputs: a chain of binary ops, each broadcasting; Mean is the
+// Sum times 1/n.
+OpTranslator variadic(BinaryKind kind, bool mean = false) {
   return [=](NodeContext& c) -> Status {
-    if (c.num_inputs() == 1) return c.alias(0, 0);
-    if (c.num_inputs() == 2) return c.emit(BinaryAttrs{kind}, {0, 1});
-    return c.fail("more than two inputs are not supported");
+    if (c.num_inputs() == 0) return c.bad("has no inputs");
+    for (size_t i = 0; i < c.num_inputs(); ++i)
+      if (!c.has_input(i)) return c.bad("input " + std::to_string(i) + " is missing");
+    if (c.num_inputs() == 2 && !mean) return c.emit(BinaryAttrs{kind}, {0, 1});
+    std::string acc = c.input_name(0);
+    for (size_t i = 1; i < c.num_inputs(); ++i) {
+      KILN_ASSIGN_OR_RETURN(acc, c.step(BinaryAttrs{kind}, {acc, c.input_name(i)}, binary_kind_name(kind)));
+    }
+    if (mean && c.num_inputs() > 1) {
+      const std::string k = c.constant_operand(Tensor::from_floats({}, {1.0f / static_cast<float>(c.num_inputs())}));
+      KILN_ASSIGN_OR_RETURN(acc, c.step(BinaryAttrs{BinaryKind::kMul}, {acc, k}, "mean"));
+    }
+    return c.output(0, acc);
   };
 }
 
+// Inference-mode Dropout passes its input through; its mask output (opset 7+), when asked
+// for, is all true: a constant, which constant-only readers fold and a graph output refuses.
 Status translate_dropout(NodeContext& c) {
-  if (c.node().output_size() > 1 && !c.node().output(1).empty()) {
-    // The mask output is all ones at inference; only allowed when nothing reads it.
-    return c.fail("the mask output of Dropout is not supported");
-  }
   if (c.has_input(2)) {  // training_mode (opset 12+)
     auto training = c.const_ints(2);
     if (!training) return training.error();
     if (!training->empty() && (*training)[0] != 0) return c.fail("training-mode Dropout is not supported");
+  }
+  if (c.node().output_size() > 1 && !c.node().output(1).empty()) {
+    KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+    Tensor mask = Tensor::zeros(DType::kBool, x);
+    std::memset(mask.raw(), 1, mask.bytes());
+    KILN_RETURN_IF_ERROR(c.set_const(1, std::move(mask)));
   }
   return c.alias(0, 0);
 }
@@ -87,6 +106,31 @@ void register_elementwise_ops(OpTable& t) {
   t["Abs"] = unary(UnaryKind::kAbs);
   t["Sqrt"] = unary(UnaryKind::kSqrt);
   t["Neg"] = unary(UnaryKind::kNeg);
+  t["Log"] = unary(UnaryKind::kLog);
+  t["Reciprocal"] = unary(UnaryKind::kReciprocal);
+  t["Softplus"] = unary(UnaryKind::kSoftplus);
+  t["Softsign"] = unary(UnaryKind::kSoftsign);
+  t["Selu"] = unary(UnaryKind::kSelu, 1.67326319217681884765625f, 1.05070102214813232421875f, "alpha", "gamma");
+  t["ThresholdedRelu"] = unary(UnaryKind::kThresholdedRelu, 1.0f);
+  t["Shrink"] = unary(UnaryKind::kShrink, 0.5f, 0.0f, "lambd", "bias");
+  t["Celu"] = unary(UnaryKind::kCelu, 1.0f);
+  t["Erf"] = unary(UnaryKind::kErf);
+  t["Sin"] = unary(UnaryKind::kSin);
+  t["Cos"] = unary(UnaryKind::kCos);
+  t["Tan"] = unary(UnaryKind::kTan);
+  t["Asin"] = unary(UnaryKind::kAsin);
+  t["Acos"] = unary(UnaryKind::kAcos);
+  t["Atan"] = unary(UnaryKind::kAtan);
+  t["Sinh"] = unary(UnaryKind::kSinh);
+  t["Cosh"] = unary(UnaryKind::kCosh);
+  t["Asinh"] = unary(UnaryKind::kAsinh);
+  t["Acosh"] = unary(UnaryKind::kAcosh);
+  t["Atanh"] = unary(UnaryKind::kAtanh);
+  t["Ceil"] = unary(UnaryKind::kCeil);
+  t["Floor"] = unary(UnaryKind::kFloor);
+  t["Round"] = unary(UnaryKind::kRound);
+  t["Sign"] = unary(UnaryKind::kSign);
+  t["Pow"] = binary(BinaryKind::kPow);
   t["Clip"] = translate_clip;
   t["Add"] = binary(BinaryKind::kAdd);
   t["Sub"] = binary(BinaryKind::kSub);
@@ -96,6 +140,7 @@ void register_elementwise_ops(OpTable& t) {
   t["Sum"] = variadic(BinaryKind::kAdd);
   t["Max"] = variadic(BinaryKind::kMax);
   t["Min"] = variadic(BinaryKind::kMin);
+  t["Mean"] = variadic(BinaryKind::kAdd, /*mean=*/true);
   t["Identity"] = [](NodeContext& c) { return c.alias(0, 0); };
   t["Dropout"] = translate_dropout;
 }

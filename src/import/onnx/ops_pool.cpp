@@ -1,4 +1,6 @@
 // ONNX MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool -> PoolAttrs.
+#include <algorithm>
+
 #include "import/onnx/importer.h"
 #include "core/status_macros.h"
 #include "import/onnx/spatial.h"
@@ -8,30 +10,32 @@ namespace {
 
 Status translate_window_pool(NodeContext& c, PoolKind kind) {
   KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
-  if (x.size() != 4) return c.fail("only 2-D pooling (4-D NCHW input) is supported");
+  KILN_ASSIGN_OR_RETURN(Spatial in, spatial_extent(c, x));
+  const size_t d = in.size();
   if (c.node().output_size() > 1 && !c.node().output(1).empty())
     return c.fail("the Indices output of MaxPool is not supported");
   if (c.attr_int("storage_order", 0) != 0) return c.fail("storage_order=1 is not supported");
   PoolAttrs a;
   a.kind = kind;
   auto ks = c.attr_ints("kernel_shape");
-  if (ks.size() != 2) return c.bad("kernel_shape must have two values");
-  a.kernel = {ks[0], ks[1]};
-  KILN_ASSIGN_OR_RETURN(auto sp, read_spatial(c, {x[2], x[3]}, a.kernel));
+  if (ks.size() != d) return c.bad("kernel_shape must have " + std::to_string(d) + " values for input " + shape_to_string(x));
+  a.kernel = ks;
+  KILN_ASSIGN_OR_RETURN(auto sp, read_spatial(c, in, a.kernel));
   a.strides = sp.strides;
   a.dilations = sp.dilations;
   a.pads = sp.pads;
   a.count_include_pad = c.attr_int("count_include_pad", 0) != 0;
-  if (kind == PoolKind::kAverage && (a.dilations[0] != 1 || a.dilations[1] != 1))
+  if (kind == PoolKind::kAverage && std::any_of(a.dilations.begin(), a.dilations.end(), [](int64_t v) { return v != 1; }))
     return c.fail("dilated average pooling is not supported");
+  a.ceil_pads.assign(d, 0);
   if (c.attr_int("ceil_mode", 0) != 0) {
-    for (int i = 0; i < 2; ++i) {
-      int64_t in = x[2 + i] + a.pads[i] + a.pads[i + 2];
+    for (size_t i = 0; i < d; ++i) {
+      int64_t padded = in[i] + a.pads[i] + a.pads[d + i];
       int64_t span = a.dilations[i] * (a.kernel[i] - 1) + 1;
-      int64_t out = (in - span + a.strides[i] - 1) / a.strides[i] + 1;
+      int64_t out = (padded - span + a.strides[i] - 1) / a.strides[i] + 1;
       // The last window must start inside the input or its leading pad.
-      if ((out - 1) * a.strides[i] >= x[2 + i] + a.pads[i]) --out;
-      a.ceil_pads[i] = std::max<int64_t>(0, (out - 1) * a.strides[i] + span - in);
+      if ((out - 1) * a.strides[i] >= in[i] + a.pads[i]) --out;
+      a.ceil_pads[i] = std::max<int64_t>(0, (out - 1) * a.strides[i] + span - padded);
     }
   }
   return c.emit(a, {0});
@@ -39,12 +43,15 @@ Status translate_window_pool(NodeContext& c, PoolKind kind) {
 
 Status translate_global_pool(NodeContext& c, PoolKind kind) {
   KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
-  if (x.size() != 4) return c.fail("only 4-D NCHW input is supported");
+  KILN_ASSIGN_OR_RETURN(Spatial in, spatial_extent(c, x));
   PoolAttrs a;
   a.kind = kind;
   a.global = true;
-  a.kernel = {x[2], x[3]};
-  a.strides = {x[2], x[3]};
+  a.kernel = in;
+  a.strides = in;
+  a.dilations.assign(in.size(), 1);
+  a.pads.assign(2 * in.size(), 0);
+  a.ceil_pads.assign(in.size(), 0);
   return c.emit(a, {0});
 }
 

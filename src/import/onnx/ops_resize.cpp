@@ -127,6 +127,7 @@ Status translate_resize(NodeContext& c) {
 }
 
 Status translate_upsample(NodeContext& c) {
+  if (c.opset() < 7) return c.fail("Upsample before opset 7 (experimental, its scales as width_scale/height_scale) is not supported");
   KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
   ResizeAttrs a;
   KILN_ASSIGN_OR_RETURN(a.mode, mode_of(c));

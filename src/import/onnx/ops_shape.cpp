@@ -55,6 +55,7 @@ Status translate_gather(NodeContext& c) {
 }
 
 Status translate_cast(NodeContext& c) {
+  if (c.opset() < 6) return c.fail("Cast before opset 6 (its type given as a string) is not supported");
   int64_t to = c.attr_int("to", 1);
   if (!c.is_const(0)) {
     if (to == onnx::TensorProto::FLOAT) return c.alias(0, 0);  // run-time tensors are float32 already
@@ -112,16 +113,6 @@ Status translate_range(NodeContext& c) {
   return c.set_const(0, std::move(*r));
 }
 
-OpTranslator rounding(double (*fn)(double)) {
-  return [=](NodeContext& c) -> Status {
-    if (!c.is_const(0)) return c.fail("only supported on constants");
-    KILN_ASSIGN_OR_RETURN(Tensor t, c.const_value(0));
-    std::vector<float> v = t.to_f32();
-    for (float& f : v) f = static_cast<float>(fn(f));
-    return c.set_const(0, Tensor::from_floats(t.shape(), v));
-  };
-}
-
 }  // namespace
 
 void register_shape_ops(OpTable& t) {
@@ -132,8 +123,6 @@ void register_shape_ops(OpTable& t) {
   t["Constant"] = translate_constant;
   t["ConstantOfShape"] = translate_constant_of_shape;
   t["Range"] = translate_range;
-  t["Floor"] = rounding(static_cast<double (*)(double)>(std::floor));
-  t["Ceil"] = rounding(static_cast<double (*)(double)>(std::ceil));
 }
 
 const OpTable& op_table() {
@@ -145,6 +134,8 @@ const OpTable& op_table() {
     register_tensor_ops(t);
     register_resize_ops(t);
     register_shape_ops(t);
+    register_reduce_ops(t);
+    register_normalization_ops(t);
     return t;
   }();
   return table;

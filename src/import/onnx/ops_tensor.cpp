@@ -1,5 +1,6 @@
-// ONNX layout and shape ops: Concat, Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
-// Pad, Slice. Everything static about them (target shapes, pads) is resolved here.
+// ONNX layout and shape ops: Concat, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Pad,
+// Slice, Split, DepthToSpace, SpaceToDepth, Tile, Expand; and BatchNormalization, Softmax/LogSoftmax/Hardmax,
+// Gemm, MatMul. Everything static about them (target shapes, pads) is resolved here.
 #include <algorithm>
 
 #include "import/shape_rules.h"
@@ -98,7 +99,7 @@ Status translate_pad(NodeContext& c) {
   else return c.fail("pad mode '" + mode + "' is not supported");
   std::vector<int64_t> pads;
   if (c.opset() < 11) {
-    pads = c.attr_ints("pads");
+    pads = c.attr_ints(c.opset() < 2 ? "paddings" : "pads");  // renamed at opset 2
     a.value = c.attr_float("value", 0.0f);
   } else {
     KILN_ASSIGN_OR_RETURN(pads, c.const_ints(1));
@@ -164,6 +165,7 @@ Status translate_slice(NodeContext& c) {
 }
 
 Status translate_batch_norm(NodeContext& c) {
+  if (c.opset() < 9 && c.attr_int("spatial", 1) == 0) return c.fail("spatial=0 (statistics per element, opset < 9) is not supported");
   for (int i = 1; i < c.node().output_size(); ++i)
     if (!c.node().output(i).empty()) return c.fail("training-mode outputs (running mean/var) are not supported");
   if (c.attr_int("training_mode", 0) != 0) return c.fail("training_mode=1 is not supported");
@@ -172,17 +174,156 @@ Status translate_batch_norm(NodeContext& c) {
   return c.emit(BatchNormAttrs{c.attr_float("epsilon", 1e-5f)}, {0, 1, 2, 3, 4});
 }
 
-Status translate_softmax(NodeContext& c) {
-  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
-  int64_t axis = norm_axis(c.attr_int("axis", c.opset() >= 13 ? -1 : 1), x.size());
-  if (c.opset() < 13 && axis != static_cast<int64_t>(x.size()) - 1) {
-    // Before opset 13 Softmax flattened the input to 2-D at `axis`; that equals a
-    // softmax over one axis only when the axes after it have size 1.
+OpTranslator softmax(SoftmaxKind kind) {
+  return [=](NodeContext& c) -> Status {
+    KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+    int64_t axis = norm_axis(c.attr_int("axis", c.opset() >= 13 ? -1 : 1), x.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(x.size())) return c.bad("axis out of range");
     int64_t inner = 1;
     for (size_t i = axis + 1; i < x.size(); ++i) inner *= x[i];
-    if (inner != 1) return c.fail("opset<13 softmax over several flattened axes is not supported");
+    if (c.opset() < 13 && inner != 1) {
+      // Before opset 13 these flattened the input to 2-D at `axis` and normalised over all
+      // the axes from it on: over one axis of [outer, rest] reshaped, then back.
+      Shape flat(x.begin(), x.begin() + axis);
+      flat.push_back(x[axis] * inner);
+      KILN_ASSIGN_OR_RETURN(std::string f, c.step(ReshapeAttrs{flat}, {c.input_name(0)}, "flatten"));
+      KILN_ASSIGN_OR_RETURN(std::string y, c.step(SoftmaxAttrs{axis, kind}, {f}, "normalise"));
+      KILN_ASSIGN_OR_RETURN(std::string back, c.step(ReshapeAttrs{x}, {y}, "unflatten"));
+      return c.output(0, back);
+    }
+    return c.emit(SoftmaxAttrs{axis, kind}, {0});
+  };
+}
+
+// Split into the node's outputs along one axis: one Slice each. The sizes come from the
+// `split` attribute (opset < 13) or input (13+), or else equal parts (opset 18: num_outputs,
+// the last part smaller when the axis does not divide).
+Status translate_split(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  int64_t axis = norm_axis(c.attr_int("axis", 0), x.size());
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) return c.bad("axis out of range");
+  const int64_t outputs = c.node().output_size();
+  if (outputs < 1) return c.bad("has no outputs");
+  std::vector<int64_t> sizes;
+  if (c.opset() < 13 && c.has_attr("split")) sizes = c.attr_ints("split");
+  else if (c.has_input(1)) { KILN_ASSIGN_OR_RETURN(sizes, c.const_ints(1)); }
+  const int64_t dim = x[axis];
+  if (sizes.empty()) {
+    const int64_t parts = c.opset() >= 18 && c.has_attr("num_outputs") ? c.attr_int("num_outputs", outputs) : outputs;
+    if (parts != outputs) return c.bad("num_outputs is " + std::to_string(parts) + " but the node has " + std::to_string(outputs) + " outputs");
+    const int64_t each = (dim + parts - 1) / parts;
+    if (c.opset() < 18 && dim % parts != 0)
+      return c.bad("axis of size " + std::to_string(dim) + " does not split into " + std::to_string(parts) + " equal parts");
+    for (int64_t i = 0, left = dim; i < parts; ++i, left -= each) sizes.push_back(std::max<int64_t>(0, std::min(each, left)));
   }
-  return c.emit(SoftmaxAttrs{axis}, {0});
+  if (static_cast<int64_t>(sizes.size()) != outputs)
+    return c.bad(std::to_string(sizes.size()) + " split sizes for " + std::to_string(outputs) + " outputs");
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    if (s < 0) return c.bad("a negative split size");
+    total += s;
+  }
+  if (total != dim) return c.bad("split sizes add up to " + std::to_string(total) + ", not the axis's " + std::to_string(dim));
+  int64_t start = 0;
+  for (int64_t i = 0; i < outputs; ++i) {
+    SliceAttrs a;
+    a.starts.assign(x.size(), 0);
+    a.ends = x;
+    a.steps.assign(x.size(), 1);
+    a.starts[axis] = start;
+    a.ends[axis] = start + sizes[i];
+    start += sizes[i];
+    KILN_ASSIGN_OR_RETURN(std::string part, c.step(a, {c.input_name(0)}, "part"));
+    KILN_RETURN_IF_ERROR(c.output(static_cast<size_t>(i), part));
+  }
+  return Status::ok();
+}
+
+// Reshape, transpose, reshape: how the ONNX spec defines both.
+Status reshape_transpose_reshape(NodeContext& c, Shape expanded, std::vector<int64_t> perm, Shape out) {
+  KILN_ASSIGN_OR_RETURN(std::string a, c.step(ReshapeAttrs{std::move(expanded)}, {c.input_name(0)}, "expand"));
+  KILN_ASSIGN_OR_RETURN(std::string b, c.step(TransposeAttrs{std::move(perm)}, {a}, "permute"));
+  KILN_ASSIGN_OR_RETURN(std::string y, c.step(ReshapeAttrs{std::move(out)}, {b}, "collapse"));
+  return c.output(0, y);
+}
+
+// Ones of `shape`, of x's type when x is an integer constant (shape arithmetic), else float32.
+Tensor ones_like_operand(NodeContext& c, const Shape& shape) {
+  auto dt = c.dtype(0);
+  const bool integer = c.is_const(0) && dt && (*dt == DType::kI64 || *dt == DType::kI32);
+  if (integer) return Tensor::from_i64(shape, std::vector<int64_t>(static_cast<size_t>(shape_elements(shape)), 1));
+  return Tensor::from_floats(shape, std::vector<float>(static_cast<size_t>(shape_elements(shape)), 1.0f));
+}
+
+// Tile as a broadcast: x [d0, d1, ...] reshaped to [1, d0, 1, d1, ...] times ones
+// [r0, 1, r1, 1, ...] is [r0, d0, r1, d1, ...], which reshaped to [r0*d0, r1*d1, ...] repeats
+// each axis's block r times, exactly as Tile does (axes with r = 1 are left as they are).
+Status translate_tile(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, c.const_ints(1));
+  if (repeats.size() != x.size()) return c.bad(std::to_string(repeats.size()) + " repeats for input " + shape_to_string(x));
+  Shape split, ones, out;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (repeats[i] < 0) return c.bad("a negative repeat");
+    if (repeats[i] != 1) {
+      split.push_back(1);
+      ones.push_back(repeats[i]);
+    }
+    split.push_back(x[i]);
+    ones.push_back(1);
+    out.push_back(x[i] * repeats[i]);
+  }
+  if (out == x) return c.alias(0, 0);
+  KILN_ASSIGN_OR_RETURN(std::string a, c.step(ReshapeAttrs{split}, {c.input_name(0)}, "split_axes"));
+  const std::string k = c.constant_operand(ones_like_operand(c, ones));
+  KILN_ASSIGN_OR_RETURN(std::string b, c.step(BinaryAttrs{BinaryKind::kMul}, {a, k}, "repeat"));
+  KILN_ASSIGN_OR_RETURN(std::string y, c.step(ReshapeAttrs{out}, {b}, "join_axes"));
+  return c.output(0, y);
+}
+
+// Expand: x times ones broadcast to the target, the ones only as large as the axes that grow.
+Status translate_expand(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> target, c.const_ints(1));
+  const size_t rank = std::max(x.size(), target.size());
+  Shape ones(rank, 1);
+  bool grows = rank != x.size();
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t xd = i + x.size() >= rank ? x[i + x.size() - rank] : 1;
+    const int64_t td = i + target.size() >= rank ? target[i + target.size() - rank] : 1;
+    if (xd != td && xd != 1 && td != 1)
+      return c.bad("cannot expand " + shape_to_string(x) + " to " + shape_to_string(target));
+    if (xd == 1 && td != 1) {
+      ones[i] = td;
+      grows = true;
+    }
+  }
+  if (!grows) return c.alias(0, 0);
+  const std::string k = c.constant_operand(ones_like_operand(c, ones));
+  KILN_ASSIGN_OR_RETURN(std::string y, c.step(BinaryAttrs{BinaryKind::kMul}, {c.input_name(0), k}, "expand"));
+  return c.output(0, y);
+}
+
+Status translate_depth_to_space(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  if (x.size() != 4) return c.fail("only 4-D NCHW input is supported");
+  const int64_t b = c.attr_int("blocksize", 0);
+  if (b < 1 || x[1] % (b * b) != 0) return c.bad("blocksize " + std::to_string(b) + " does not divide the channels " + std::to_string(x[1]));
+  const int64_t n = x[0], ch = x[1] / (b * b), h = x[2], w = x[3];
+  const std::string mode = c.attr_string("mode", "DCR");
+  Shape out = {n, ch, h * b, w * b};
+  if (mode == "DCR") return reshape_transpose_reshape(c, {n, b, b, ch, h, w}, {0, 3, 4, 1, 5, 2}, out);
+  if (mode == "CRD") return reshape_transpose_reshape(c, {n, ch, b, b, h, w}, {0, 1, 4, 2, 5, 3}, out);
+  return c.bad("mode '" + mode + "' is neither DCR nor CRD");
+}
+
+Status translate_space_to_depth(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  if (x.size() != 4) return c.fail("only 4-D NCHW input is supported");
+  const int64_t b = c.attr_int("blocksize", 0);
+  if (b < 1 || x[2] % b != 0 || x[3] % b != 0) return c.bad("blocksize " + std::to_string(b) + " does not divide the height and width");
+  const int64_t n = x[0], ch = x[1], h = x[2] / b, w = x[3] / b;
+  return reshape_transpose_reshape(c, {n, ch, h, b, w, b}, {0, 3, 5, 1, 2, 4}, {n, ch * b * b, h, w});
 }
 
 Status translate_gemm(NodeContext& c) {
@@ -215,7 +356,14 @@ void register_tensor_ops(OpTable& t) {
   t["Pad"] = translate_pad;
   t["Slice"] = translate_slice;
   t["BatchNormalization"] = translate_batch_norm;
-  t["Softmax"] = translate_softmax;
+  t["Softmax"] = softmax(SoftmaxKind::kSoftmax);
+  t["LogSoftmax"] = softmax(SoftmaxKind::kLogSoftmax);
+  t["Hardmax"] = softmax(SoftmaxKind::kHardmax);
+  t["Split"] = translate_split;
+  t["DepthToSpace"] = translate_depth_to_space;
+  t["Tile"] = translate_tile;
+  t["Expand"] = translate_expand;
+  t["SpaceToDepth"] = translate_space_to_depth;
   t["Gemm"] = translate_gemm;
   t["MatMul"] = translate_matmul;
 }

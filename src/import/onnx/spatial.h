@@ -1,19 +1,20 @@
-// Shared reading of the spatial attributes of windowed ops (Conv, pools): strides,
-// dilations, explicit pads or auto_pad, resolved to kiln's {top, left, bottom, right}.
+// Shared reading of the spatial attributes of windowed ops (Conv, pools) over 1 to 3 spatial
+// axes: strides, dilations, explicit pads or auto_pad, resolved to kiln's pads (every axis's
+// begin, then every axis's end).
 #pragma once
-
-#include <array>
 
 #include "import/onnx/context.h"
 
 namespace kiln::onnx_import {
 
-struct Spatial {
-  std::array<int64_t, 2> strides{1, 1};
-  std::array<int64_t, 2> dilations{1, 1};
-  std::array<int64_t, 4> pads{0, 0, 0, 0};
+struct WindowAttrs {
+  Spatial strides, dilations, pads;
 };
 
-Expected<Spatial> read_spatial(const NodeContext& c, std::array<int64_t, 2> in_hw, std::array<int64_t, 2> kernel);
+// `in` and `kernel` hold one extent per spatial axis.
+Expected<WindowAttrs> read_spatial(const NodeContext& c, const Spatial& in, const Spatial& kernel);
+
+// The spatial extents of an N, C, spatial... shape, refusing ranks kiln does not run.
+Expected<Spatial> spatial_extent(const NodeContext& c, const Shape& x);
 
 }  // namespace kiln::onnx_import

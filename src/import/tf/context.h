@@ -65,10 +65,10 @@ struct Binding {
 // SpaceToBatchND binds a Deferred; the convolution reading it sets `finish`; BatchToSpaceND
 // calls it with the final pads, emitting one dilated convolution.
 struct Deferred {
-  std::array<int64_t, 2> block{1, 1};
-  std::array<int64_t, 4> pads{0, 0, 0, 0};  // {top, left, bottom, right}
+  Spatial block{1, 1};
+  Spatial pads{0, 0, 0, 0};  // {top, left, bottom, right}
   Binding source;                            // the tensor SpaceToBatchND read
-  std::function<Status(NodeContext&, std::array<int64_t, 4> pads)> finish;
+  std::function<Status(NodeContext&, Spatial pads)> finish;
 };
 
 class NodeContext {

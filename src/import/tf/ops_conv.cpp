@@ -25,8 +25,8 @@ int64_t channels_of(const Shape& tf_shape, Layout layout) { return layout == Lay
 // BatchToSpaceND that follows.
 Status defer_dilated_conv(NodeContext& c, ConvAttrs a, Operand w, Layout layout, bool depthwise) {
   const Deferred& s2b = *c.binding(0).deferred;
-  if (layout != Layout::kNchw || c.attr_string("padding", "") != "VALID" || a.strides != std::array<int64_t, 2>{1, 1} ||
-      a.dilations != std::array<int64_t, 2>{1, 1})
+  if (layout != Layout::kNchw || c.attr_string("padding", "") != "VALID" || a.strides != Spatial{1, 1} ||
+      a.dilations != Spatial{1, 1})
     return c.fail("a convolution on SpaceToBatchND must be NHWC, VALID, with strides and dilations 1");
   KILN_ASSIGN_OR_RETURN(Shape xs, c.importer().tf_shape(s2b.source, c.where()));
   if (xs.size() != 4) return c.fail("only 4-D inputs are supported");
@@ -37,8 +37,8 @@ Status defer_dilated_conv(NodeContext& c, ConvAttrs a, Operand w, Layout layout,
   auto d = std::make_shared<Deferred>(s2b);
   std::string name = c.name(), op = c.op();
   Binding source = s2b.source;
-  std::array<int64_t, 2> block = s2b.block;
-  d->finish = [a, w, name, op, source, block](NodeContext& b2s, std::array<int64_t, 4> pads) mutable -> Status {
+  Spatial block = s2b.block;
+  d->finish = [a, w, name, op, source, block](NodeContext& b2s, Spatial pads) mutable -> Status {
     a.dilations = block;
     a.pads = pads;
     KILN_ASSIGN_OR_RETURN(Operand x, b2s.importer().operand(source, Layout::kNchw, b2s.where()));
@@ -103,7 +103,7 @@ Status translate_conv_transpose(NodeContext& c) {
   a.kernel = {fs[0], fs[1]};
   KILN_ASSIGN_OR_RETURN(a.strides, hw_attr(c, "strides", layout));
   KILN_ASSIGN_OR_RETURN(a.dilations, hw_attr(c, "dilations", layout));
-  std::array<int64_t, 2> in = hw_of(xs, layout), out = hw_of(sizes, layout);
+  Spatial in = hw_of(xs, layout), out = hw_of(sizes, layout);
   // The pads of the forward convolution (out -> in) are the transposed one's crop.
   KILN_ASSIGN_OR_RETURN(auto fwd, window_pads(c, layout, out, a.kernel, a.strides, a.dilations));
   for (int i = 0; i < 2; ++i) {
@@ -120,16 +120,16 @@ Status translate_conv_transpose(NodeContext& c) {
   return c.emit(a, {x, Operand::of_const(w, c.binding(1).operand.weight_name, origin)}, layout);
 }
 
-Expected<std::array<int64_t, 2>> block_of(NodeContext& c) {
+Expected<Spatial> block_of(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(auto b, c.const_ints(1));
   if (b.size() != 2 || b[0] < 1 || b[1] < 1) return c.fail("only a 2-D block_shape is supported");
-  return std::array<int64_t, 2>{b[0], b[1]};
+  return Spatial{b[0], b[1]};
 }
 
-Expected<std::array<int64_t, 4>> pairs_of(NodeContext& c, size_t i) {  // [[t,b],[l,r]] -> {t,l,b,r}
+Expected<Spatial> pairs_of(NodeContext& c, size_t i) {  // [[t,b],[l,r]] -> {t,l,b,r}
   KILN_ASSIGN_OR_RETURN(auto p, c.const_ints(i));
   if (p.size() != 4) return c.fail("only 2-D paddings/crops are supported");
-  return std::array<int64_t, 4>{p[0], p[2], p[1], p[3]};
+  return Spatial{p[0], p[2], p[1], p[3]};
 }
 
 Status translate_space_to_batch(NodeContext& c) {
@@ -149,7 +149,7 @@ Status translate_batch_to_space(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(auto block, block_of(c));
   KILN_ASSIGN_OR_RETURN(auto crops, pairs_of(c, 2));
   if (block != in.deferred->block) return c.fail("block_shape differs from the SpaceToBatchND's");
-  std::array<int64_t, 4> pads;
+  Spatial pads(4, 0);
   for (int i = 0; i < 4; ++i) {
     pads[i] = in.deferred->pads[i] - crops[i];
     if (pads[i] < 0) return c.fail("crops larger than the SpaceToBatchND paddings are not supported");

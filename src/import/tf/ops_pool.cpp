@@ -1,5 +1,8 @@
-// TensorFlow MaxPool, AvgPool, and Mean / Max over the spatial axes (global pooling).
+// TensorFlow MaxPool, AvgPool, and the reductions Mean, Max, Min, Sum, Prod: over the two
+// spatial axes of a 4-D tensor Mean and Max are global pooling (on oneDNN), over any other
+// axes a reduction.
 #include <algorithm>
+#include <optional>
 
 #include "import/tf/importer.h"
 #include "core/status_macros.h"
@@ -22,8 +25,9 @@ Status translate_pool(NodeContext& c, PoolKind kind) {
   return c.emit(a, {x}, layout);
 }
 
-// Mean / Max over H and W of a 4-D tensor: global pooling, reshaped when !keep_dims.
-Status translate_reduce(NodeContext& c, PoolKind kind) {
+// Mean / Max over H and W of a 4-D tensor: global pooling, reshaped when !keep_dims; other
+// reductions and axes: ReduceAttrs over TensorFlow's own axes.
+Status translate_reduce(NodeContext& c, ReduceKind reduce, std::optional<PoolKind> kind) {
   KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
   KILN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, c.const_ints(1));
   bool keep = c.attr_bool("keep_dims", false);
@@ -36,14 +40,18 @@ Status translate_reduce(NodeContext& c, PoolKind kind) {
   axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
   if (axes.empty()) return c.alias(0, 0);
   // Axes {1,2} of NHWC data are H and W in kNchw; axes {2,3} already are in kPlain.
-  Layout layout;
-  if (rank == 4 && axes == std::vector<int64_t>{1, 2}) layout = Layout::kNchw;
-  else if (rank == 4 && axes == std::vector<int64_t>{2, 3}) layout = Layout::kPlain;
-  else return c.fail("reducing axes other than the two spatial ones of a 4-D tensor is not supported");
+  Layout layout = Layout::kPlain;
+  bool spatial = false;
+  if (rank == 4 && axes == std::vector<int64_t>{1, 2}) layout = Layout::kNchw, spatial = true;
+  else if (rank == 4 && axes == std::vector<int64_t>{2, 3}) spatial = true;
+  if (!spatial || !kind) {
+    KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, Layout::kPlain));
+    return c.emit(ReduceAttrs{reduce, axes, keep}, {x}, Layout::kPlain);
+  }
   KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, layout));
   KILN_ASSIGN_OR_RETURN(Shape ks, c.operand_shape(x));
   PoolAttrs a;
-  a.kind = kind;
+  a.kind = *kind;
   a.global = true;
   a.kernel = {ks[2], ks[3]};
   a.strides = {ks[2], ks[3]};
@@ -57,8 +65,11 @@ Status translate_reduce(NodeContext& c, PoolKind kind) {
 void register_pool_ops(OpTable& t) {
   t["MaxPool"] = [](NodeContext& c) { return translate_pool(c, PoolKind::kMax); };
   t["AvgPool"] = [](NodeContext& c) { return translate_pool(c, PoolKind::kAverage); };
-  t["Mean"] = [](NodeContext& c) { return translate_reduce(c, PoolKind::kAverage); };
-  t["Max"] = [](NodeContext& c) { return translate_reduce(c, PoolKind::kMax); };
+  t["Mean"] = [](NodeContext& c) { return translate_reduce(c, ReduceKind::kMean, PoolKind::kAverage); };
+  t["Max"] = [](NodeContext& c) { return translate_reduce(c, ReduceKind::kMax, PoolKind::kMax); };
+  t["Min"] = [](NodeContext& c) { return translate_reduce(c, ReduceKind::kMin, std::nullopt); };
+  t["Sum"] = [](NodeContext& c) { return translate_reduce(c, ReduceKind::kSum, std::nullopt); };
+  t["Prod"] = [](NodeContext& c) { return translate_reduce(c, ReduceKind::kProd, std::nullopt); };
 }
 
 }  // namespace kiln::tf_import

@@ -12,25 +12,25 @@ struct Axes {
 Axes axes_of(Layout layout) { return layout == Layout::kNchw ? Axes{1, 2, 0, 3} : Axes{2, 3, 0, 1}; }
 }  // namespace
 
-std::array<int64_t, 2> hw_of(const Shape& s, Layout layout) {
+Spatial hw_of(const Shape& s, Layout layout) {
   Axes a = axes_of(layout);
   return {s[a.h], s[a.w]};
 }
 
-Expected<std::array<int64_t, 2>> hw_attr(const NodeContext& c, const std::string& name, Layout layout) {
+Expected<Spatial> hw_attr(const NodeContext& c, const std::string& name, Layout layout) {
   std::vector<int64_t> v = c.attr_ints(name, {1, 1, 1, 1});
   if (v.size() != 4) return c.bad(name + " must have 4 values, it has " + std::to_string(v.size()));
   Axes a = axes_of(layout);
   if (v[a.n] != 1 || v[a.c] != 1) return c.fail(name + " on the batch or channel axis is not supported");
   if (v[a.h] < 1 || v[a.w] < 1) return c.bad(name + " must be positive");
-  return std::array<int64_t, 2>{v[a.h], v[a.w]};
+  return Spatial{v[a.h], v[a.w]};
 }
 
-Expected<std::array<int64_t, 4>> window_pads(const NodeContext& c, Layout layout, std::array<int64_t, 2> in_hw,
-                                             std::array<int64_t, 2> kernel, std::array<int64_t, 2> strides,
-                                             std::array<int64_t, 2> dilations) {
+Expected<Spatial> window_pads(const NodeContext& c, Layout layout, Spatial in_hw,
+                                             Spatial kernel, Spatial strides,
+                                             Spatial dilations) {
   std::string padding = c.attr_string("padding", "");
-  std::array<int64_t, 4> pads{0, 0, 0, 0};
+  Spatial pads{0, 0, 0, 0};
   if (padding == "VALID") return pads;
   if (padding == "SAME") {
     for (int i = 0; i < 2; ++i) {

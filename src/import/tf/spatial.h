@@ -11,13 +11,13 @@ namespace kiln::tf_import {
 
 // The H and W entries of a 4-element attribute in data_format order (kNchw stands for NHWC
 // data, kPlain for NCHW); the batch and channel entries must be 1.
-Expected<std::array<int64_t, 2>> hw_attr(const NodeContext& c, const std::string& name, Layout layout);
+Expected<Spatial> hw_attr(const NodeContext& c, const std::string& name, Layout layout);
 // H and W of a TensorFlow shape in the given data format.
-std::array<int64_t, 2> hw_of(const Shape& tf_shape, Layout layout);
+Spatial hw_of(const Shape& tf_shape, Layout layout);
 // Pads of a window op (Conv2D, pools) from its padding attribute. TensorFlow's SAME puts the
 // odd extra row/column at the bottom/right.
-Expected<std::array<int64_t, 4>> window_pads(const NodeContext& c, Layout layout, std::array<int64_t, 2> in_hw,
-                                             std::array<int64_t, 2> kernel, std::array<int64_t, 2> strides,
-                                             std::array<int64_t, 2> dilations);
+Expected<Spatial> window_pads(const NodeContext& c, Layout layout, Spatial in_hw,
+                                             Spatial kernel, Spatial strides,
+                                             Spatial dilations);
 
 }  // namespace kiln::tf_import

@@ -99,7 +99,7 @@ struct Reference {
     return t.weight(c);
   }
   int unary(UnaryKind k, int x, float alpha = 0, float beta = 0) { return t.node(UnaryAttrs{k, alpha, beta}, {x}); }
-  static ConvAttrs conv(int64_t k, std::array<int64_t, 4> pads, int64_t stride = 1, int64_t dil = 1, int64_t group = 1,
+  static ConvAttrs conv(int64_t k, Spatial pads, int64_t stride = 1, int64_t dil = 1, int64_t group = 1,
                         bool bias = true) {
     ConvAttrs a;
     a.kernel = {k, k};

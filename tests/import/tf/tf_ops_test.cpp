@@ -1,6 +1,6 @@
 // TensorFlow ops the fixtures do not reach, on GraphDefs written here, checked against
 // TensorFlow's semantics computed in the test: constant folding of unfused batch norm,
-// strided-slice masks, shape ops after NHWC ops, resize coordinate modes, padding.
+// strided-slice masks, shape ops after NHWC ops, resize coordinate modes, padding, reductions.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -251,6 +251,65 @@ TEST(TfOps, PadAndMirrorPadInNhwcOrder) {
     EXPECT_EQ(cp[p * 3], 0.5f);
     EXPECT_EQ(cp[p * 3 + 1], xs[p * 2]);
     EXPECT_EQ(cp[p * 3 + 2], xs[p * 2 + 1]);
+  }
+}
+
+// Sum, Mean, Max, Min and Prod over any axes, in TensorFlow's NHWC numbering, with and
+// without keep_dims; computed here as TensorFlow defines them.
+TEST(TfOps, ReductionsOverAnyAxes) {
+  struct Case {
+    const char* op;
+    std::vector<int64_t> axes;
+    bool keep;
+  };
+  const std::vector<Case> cases = {{"Sum", {3}, false}, {"Mean", {1}, true},  {"Max", {-1}, true},
+                                   {"Min", {0, 2}, false}, {"Prod", {2, 3}, false}, {"Sum", {1, 2}, true}};
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_identity_conv(g, "y", "x", 3);
+  std::vector<std::string> outs;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string n = "r" + std::to_string(i);
+    add_int_const(g, n + "/axes", std::vector<int>(cases[i].axes.begin(), cases[i].axes.end()));
+    set_b(add_node(g, n, cases[i].op, {"y", n + "/axes"}), "keep_dims", cases[i].keep);
+    outs.push_back(n);
+  }
+  const Shape xs = {2, 2, 4, 3};  // NHWC
+  Tensor x = Tensor::from_floats(xs, iota_values(48, 0.125f, -0.9f));
+  auto y = run_graph(g, "reductions.pb", x, outs);
+  ASSERT_TRUE(y) << y.error().message();
+  const std::vector<float> v = x.to_f32();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(std::string(cases[i].op) + " case " + std::to_string(i));
+    std::vector<bool> reduced(4, false);
+    for (int64_t a : cases[i].axes) reduced[static_cast<size_t>(a < 0 ? a + 4 : a)] = true;
+    Shape kept = xs, want_shape;
+    for (size_t d = 0; d < 4; ++d) {
+      if (reduced[d]) kept[d] = 1;
+      if (!reduced[d] || cases[i].keep) want_shape.push_back(kept[d]);
+    }
+    const std::string op = cases[i].op;
+    std::vector<double> acc(static_cast<size_t>(shape_elements(kept)), op == "Prod" ? 1.0 : op == "Max" ? -1e30 : op == "Min" ? 1e30 : 0.0);
+    std::vector<int> count(acc.size(), 0);
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t w = 0; w < 4; ++w)
+          for (int64_t c = 0; c < 3; ++c) {
+            const int64_t idx[4] = {n, h, w, c};
+            int64_t o = 0;
+            for (size_t d = 0; d < 4; ++d) o = o * kept[d] + (reduced[d] ? 0 : idx[d]);
+            const double e = v[static_cast<size_t>(((n * 2 + h) * 4 + w) * 3 + c)];
+            double& a = acc[static_cast<size_t>(o)];
+            if (op == "Sum" || op == "Mean") a += e;
+            if (op == "Prod") a *= e;
+            if (op == "Max") a = std::max(a, e);
+            if (op == "Min") a = std::min(a, e);
+            ++count[static_cast<size_t>(o)];
+          }
+    ASSERT_EQ((*y)[i].shape(), want_shape);
+    const std::vector<float> got = (*y)[i].to_f32();
+    for (size_t k = 0; k < acc.size(); ++k)
+      EXPECT_NEAR(got[k], op == "Mean" ? acc[k] / count[k] : acc[k], 1e-5) << "element " << k;
   }
 }
 
