@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Compare kiln with ONNX Runtime (CPU, via onnxruntime-node) on the classic U-Net at 256x256.
+# Compare kiln with ONNX Runtime (CPU, via onnxruntime-node) on the classic U-Net at 256x256,
+# and on a volumetric (3-D) U-Net at 32x64x64.
 #
 #   bench/compare_unet.sh [--runs 15] [--threads 2] [--models "unet16 unet64"] [--conv "direct winograd"]
 #                         [--ort-only|--kiln-only]
 #
-# Generates, when missing, bench/models/unet16/model.onnx and bench/models/unet64/model.onnx
-# (base widths 16 and 64, batch 1, 1x256x256, no reference data; bench/models/ is gitignored).
+# Generates, when missing, bench/models/unetB/model.onnx (tools/make_unet.py: base width B,
+# batch 1, 1x256x256) and bench/models/unet3dB/model.onnx (tools/make_unet3d.py: base width B,
+# three levels, batch norms, 1x32x64x64), without reference data (bench/models/ is gitignored).
+#   bench/compare_unet.sh --models "unet3d8 unet3d16" --conv direct
 # Then, for each model, runs `build/kiln bench ... --json` and `node bench/ort/bench_ort.js ...`
 # (once per --conv algorithm) one after the other, each in a fresh process (never in parallel: the timings would disturb each
 # other), and prints a markdown table. The raw JSON lines go to bench/models/compare_unet.jsonl.
@@ -30,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --conv) CONVS="$2"; shift 2 ;;
     --ort-only) DO_KILN=0; shift ;;
     --kiln-only) DO_ORT=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "compare_unet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -40,19 +43,31 @@ OUT_JSONL="bench/models/compare_unet.jsonl"
 mkdir -p bench/models
 : > "$OUT_JSONL"
 
-width_of() {  # unet16 -> 16
+D3=32  # the volumes' depth, height and width
+H3=64
+W3=64
+
+width_of() {  # unet16 -> 16, unet3d16 -> 16
   local w="${1#unet}"
-  [[ "$w" =~ ^[0-9]+$ ]] || { echo "compare_unet.sh: model names look like unetB, got $1" >&2; exit 2; }
+  w="${w#3d}"
+  [[ "$w" =~ ^[0-9]+$ ]] || { echo "compare_unet.sh: model names look like unetB or unet3dB, got $1" >&2; exit 2; }
   echo "$w"
 }
+is_volume() { [[ "$1" == unet3d* ]]; }
+shape_of() { if is_volume "$1"; then echo "1,1,$D3,$H3,$W3"; else echo "$SHAPE"; fi; }
 
 # 1. Models.
 for m in $MODELS; do
   f="bench/models/$m/model.onnx"
   if [[ ! -s "$f" ]]; then
     echo "generating $f ..." >&2
-    "$PYTHON" tools/make_unet.py --width "$(width_of "$m")" --height "$H" --width-px "$W" \
-      --batch 1 --seed 0 --out "bench/models/$m" --no-reference >&2
+    if is_volume "$m"; then
+      "$PYTHON" tools/make_unet3d.py --width "$(width_of "$m")" --depth "$D3" --size "$H3" --seed 0 \
+        --out "bench/models/$m" --no-reference >&2
+    else
+      "$PYTHON" tools/make_unet.py --width "$(width_of "$m")" --height "$H" --width-px "$W" \
+        --batch 1 --seed 0 --out "bench/models/$m" --no-reference >&2
+    fi
   fi
 done
 
@@ -80,7 +95,7 @@ for m in $MODELS; do
     [[ $DO_KILN -eq 1 && -x "$KILN" ]] || break
     rt="kiln"; [[ "$conv" == direct ]] || rt="kiln-$conv"
     echo "$rt: $m ..." >&2
-    if line="$("$KILN" bench "$f" --input-shape "$SHAPE" --runs "$RUNS" --threads "$THREADS" --conv "$conv" --json \
+    if line="$("$KILN" bench "$f" --input-shape "$(shape_of "$m")" --runs "$RUNS" --threads "$THREADS" --conv "$conv" --json \
         | last_json)" && [[ -n "$line" ]]; then
       printf '{"model":"%s","runtime":"%s","result":%s}\n' "$m" "$rt" "$line" >> "$OUT_JSONL"
     else
@@ -89,7 +104,7 @@ for m in $MODELS; do
   done
   if [[ $DO_ORT -eq 1 ]]; then
     echo "onnxruntime: $m ..." >&2
-    if line="$("$NODE" bench/ort/bench_ort.js "$f" --shape "$SHAPE" --runs "$RUNS" --warmup 0 \
+    if line="$("$NODE" bench/ort/bench_ort.js "$f" --shape "$(shape_of "$m")" --runs "$RUNS" --warmup 0 \
         --threads "$THREADS" | last_json)" && [[ -n "$line" ]]; then
       printf '{"model":"%s","runtime":"onnxruntime","result":%s}\n' "$m" "$line" >> "$OUT_JSONL"
     else
