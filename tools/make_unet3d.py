@@ -6,7 +6,8 @@ Layout, with base width B, one input channel and LEVELS levels (default 3):
   encoder  levels of widths B, 2B, 4B, ...: (Conv3d 3x3x3 pad 1, BatchNorm3d, ReLU) twice,
            then MaxPool3d 2x2x2
   bottom   the same block at the next width
-  decoder  ConvTranspose3d 2x2x2 stride 2 halving the width, concat([skip, up]), the block
+  decoder  ConvTranspose3d 2x2x2 stride 2 halving the width (or, with --upsample trilinear,
+           trilinear Upsample x2 and Conv3d 1x1x1 halving it), concat([skip, up]), the block
   head     Conv3d 1x1x1 -> CLASSES channels; Sigmoid for one class, Softmax over channels else
 
 BatchNorm runs in eval mode with running statistics drawn at random (so that it is not the
@@ -37,8 +38,18 @@ class Block(nn.Module):
         return self.body(x)
 
 
+class TrilinearUp(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False)
+        self.conv = nn.Conv3d(cin, cout, 1)
+
+    def forward(self, x):
+        return self.conv(self.up(x))
+
+
 class UNet3D(nn.Module):
-    def __init__(self, width, levels, classes):
+    def __init__(self, width, levels, classes, upsample="transpose"):
         super().__init__()
         widths = [width * 2 ** i for i in range(levels + 1)]
         self.down = nn.ModuleList()
@@ -51,7 +62,7 @@ class UNet3D(nn.Module):
         self.up = nn.ModuleList()
         self.after = nn.ModuleList()
         for w in reversed(widths[:-1]):
-            self.up.append(nn.ConvTranspose3d(2 * w, w, 2, stride=2))
+            self.up.append(nn.ConvTranspose3d(2 * w, w, 2, stride=2) if upsample == "transpose" else TrilinearUp(2 * w, w))
             self.after.append(Block(2 * w, w))
         self.head = nn.Conv3d(width, classes, 1)
         self.classes = classes
@@ -78,11 +89,12 @@ def main():
     p.add_argument("--size", type=int, default=32, help="height and width")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--upsample", choices=["transpose", "trilinear"], default="transpose")
     p.add_argument("--no-reference", action="store_true")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     torch.manual_seed(a.seed)
-    net = UNet3D(a.width, a.levels, a.classes)
+    net = UNet3D(a.width, a.levels, a.classes, a.upsample)
     for m in net.modules():
         if isinstance(m, nn.BatchNorm3d):
             m.running_mean.uniform_(-0.2, 0.2)

@@ -7,8 +7,10 @@
 //   // Laid out as a model takes it (ModelInfo::channels_last: [1, H, W, C] for TensorFlow/Keras):
 //   auto x = kiln::read_image("part.png", info.inputs[0].shape[3], info.channels_last);
 //   kiln::Status m = kiln::write_mask_png("mask.png", out, 0.5f);   // 8-bit mask
+//   kiln::Status c = kiln::write_class_png("classes.png", scores, ClassSource::kScores);  // palette
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -35,5 +37,16 @@ Expected<std::string> encode_mask_png(const Tensor& t, float threshold);
 // Writes a [.., H, W] tensor with one channel as an 8-bit PNG: values scaled by 255
 // (threshold < 0) or binarised at `threshold`.
 Status write_mask_png(const std::string& path, const Tensor& t, float threshold);
+
+// A multi-class segmentation as an 8-bit palette PNG: each pixel's value is its class (0 to
+// 255), coloured by the PASCAL VOC palette (class 0 black, 1 dark red, 2 dark green, ...).
+// The classes come from per-class scores [1, C, H, W] (the channel with the highest score;
+// [1, H, W, C] when channels_last), or are class indices ([1, 1, H, W], [1, H, W], [H, W]),
+// as a model ending in ArgMax gives them (TensorInfo::class_map).
+enum class ClassSource : uint8_t { kScores, kIndices };
+Expected<std::string> encode_class_png(const Tensor& t, ClassSource source, bool channels_last = false);
+Status write_class_png(const std::string& path, const Tensor& t, ClassSource source, bool channels_last = false);
+// The palette's colour of a class, {r, g, b}.
+std::array<uint8_t, 3> class_colour(int cls);
 
 }  // namespace kiln

@@ -21,6 +21,9 @@ namespace kiln {
 struct TensorInfo {
   std::string name;
   Shape shape;
+  // An output of class indices (the model ends in ArgMax or ArgMin; float32 values), as a
+  // multi-class segmentation's class map: `kiln run --output map.png` writes it as a palette PNG.
+  bool class_map = false;
 };
 
 // The height and width to compile an image model's first input for; its batch is 1 and its

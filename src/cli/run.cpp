@@ -1,4 +1,4 @@
-// kiln run MODEL --input in.npy|png|jpg [--output out.npy|png]
+// kiln run MODEL --input in.npy|png|jpg [--output out.npy|png] (a .png: a mask, or a palette PNG of classes)
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -25,7 +25,9 @@ void add_run(CLI::App& app, RunArgs& a) {
   auto* c = app.add_subcommand("run", "run a model on one input and summarise the output");
   c->add_option("model", a.model, "model file: .onnx, TensorFlow .pb/.pbtxt, Keras .h5")->required();
   c->add_option("--input,-i", a.input, "input: .npy (float32, the model's layout) or an image (.png/.jpg)")->required();
-  c->add_option("--output,-o", a.output, "write the first output: .npy, or .png for a single-channel mask");
+  c->add_option("--output,-o", a.output,
+                 "write the first output: .npy, or .png: a mask for one channel, a palette PNG of classes for several "
+                 "channels or a class map (ArgMax)");
   c->add_option("--input-shape", a.input_shape, "[name=]d0,d1,...: shape for an input with unknown dimensions");
   c->add_option("--threshold", a.threshold, "mask threshold for --output .png (negative: grayscale)")->capture_default_str();
   c->add_option("--threads", a.threads, "compute threads (default: all cores)");
@@ -136,9 +138,19 @@ int do_run(const RunArgs& a) {
                               static_cast<long long>(info.inputs[0].shape[nhwc ? 2 : 3]), static_cast<long long>(a.overlap));
   std::printf("memory     peak RSS %.1f MB\n", peak_rss_mb());
   if (!a.output.empty()) {
-    Status s = a.output.ends_with(".png") ? write_mask_png(a.output, (*out)[0], a.threshold) : write_npy(a.output, (*out)[0]);
+    // A .png: a class map (the model ends in ArgMax) or per-class scores (more than one
+    // channel) become a palette PNG of classes; one channel a mask.
+    const Tensor& y = (*out)[0];
+    const bool nhwc_out = info.channels_last && y.shape().size() == 4;
+    const bool scores = y.shape().size() == 4 && (nhwc_out ? y.shape()[3] : y.shape()[1]) > 1;
+    const char* what = "";
+    Status s;
+    if (!a.output.ends_with(".png")) s = write_npy(a.output, y);
+    else if (info.outputs[0].class_map) s = write_class_png(a.output, y, ClassSource::kIndices), what = " (palette PNG of class indices)";
+    else if (scores) s = write_class_png(a.output, y, ClassSource::kScores, nhwc_out), what = " (palette PNG of each pixel's highest-scoring class)";
+    else s = write_mask_png(a.output, y, a.threshold);
     if (!s) { std::cerr << "kiln: " << s.message() << "\n"; return 1; }
-    std::printf("wrote      %s\n", a.output.c_str());
+    std::printf("wrote      %s%s\n", a.output.c_str(), what);
   }
   return 0;
 }

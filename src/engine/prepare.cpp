@@ -89,7 +89,12 @@ void describe_graph(ModelInfo& info, const ReadGraph& r, const std::string& path
   info.optimizations = r.optimizations.applied;
   info.parameters = g.parameter_count();
   for (int v : g.inputs) info.inputs.push_back({g.values[v].name, g.values[v].shape});
-  for (int v : g.outputs) info.outputs.push_back({g.values[v].name, g.values[v].shape});
+  for (int v : g.outputs) {
+    const int p = g.values[v].producer;
+    const auto* r = p >= 0 ? std::get_if<ReduceAttrs>(&g.nodes[p].attrs) : nullptr;
+    const bool class_map = r && (r->kind == ReduceKind::kArgMax || r->kind == ReduceKind::kArgMin);
+    info.outputs.push_back({g.values[v].name, g.values[v].shape, class_map});
+  }
   info.channels_last = takes_nhwc_inputs(path);
   info.fingerprint = fingerprint_hex(fingerprint(g));
   info.flops = 0;

@@ -150,19 +150,22 @@ struct ConcatAttrs {
   bool operator==(const ConcatAttrs&) const = default;
 };
 
-enum class ResizeMode : uint8_t { kNearest, kLinear };
+enum class ResizeMode : uint8_t { kNearest, kLinear, kCubic };
 enum class CoordTransform : uint8_t {
   kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn
 };
 enum class NearestRounding : uint8_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
-// Resizes the last two axes (H, W) of an NCHW tensor. Scales are output/input; they are
-// used for coordinate mapping exactly as ONNX specifies (given scales, or out/in sizes).
+// Resizes the spatial axes of an NCW, NCHW or NCDHW tensor (one out_size and scale each).
+// Scales are output/input; they are used for coordinate mapping exactly as ONNX specifies
+// (given scales, or out/in sizes).
 struct ResizeAttrs {
   ResizeMode mode = ResizeMode::kNearest;
   CoordTransform coord = CoordTransform::kHalfPixel;
   NearestRounding nearest = NearestRounding::kRoundPreferFloor;
-  std::array<int64_t, 2> out_size{1, 1};
-  std::array<float, 2> scales{1.0f, 1.0f};
+  Spatial out_size{1, 1};
+  std::vector<float> scales{1.0f, 1.0f};
+  float cubic_coeff_a = -0.75f;   // cubic: the kernel's a
+  bool exclude_outside = false;   // cubic: taps outside the input weigh 0, the rest renormalised
   bool operator==(const ResizeAttrs&) const = default;
 };
 
@@ -199,19 +202,31 @@ struct SliceAttrs {  // static slice with per-axis start/end/step, already clamp
   bool operator==(const SliceAttrs&) const = default;
 };
 
-// Reductions over a set of axes: ONNX ReduceSum .. ReduceLogSumExp, TF Sum/Mean/Max/Min/Prod.
-enum class ReduceKind : uint8_t { kSum, kMean, kMax, kMin, kProd, kSumSquare, kL1, kL2, kLogSum, kLogSumExp };
+// Reductions over a set of axes: ONNX ReduceSum .. ReduceLogSumExp, TF Sum/Mean/Max/Min/Prod;
+// and ArgMax/ArgMin over one axis, whose indices kiln holds as float32 (exact below 2^24).
+enum class ReduceKind : uint8_t {
+  kSum, kMean, kMax, kMin, kProd, kSumSquare, kL1, kL2, kLogSum, kLogSumExp, kArgMax, kArgMin
+};
 const char* reduce_kind_name(ReduceKind k);
 struct ReduceAttrs {
   ReduceKind kind = ReduceKind::kSum;
   std::vector<int64_t> axes;  // non-negative, ascending, not empty (importers resolve "all")
   bool keepdims = true;
+  bool select_last_index = false;  // ArgMax/ArgMin: of equal extremes, the last (else the first)
   bool operator==(const ReduceAttrs&) const = default;
+};
+
+// Local response normalisation across channels (ONNX LRN): y = x / (bias + alpha / size *
+// sum of x^2 over the `size` channels around c)^beta.
+struct LrnAttrs {
+  int64_t size = 1;
+  float alpha = 1e-4f, beta = 0.75f, bias = 1.0f;
+  bool operator==(const LrnAttrs&) const = default;
 };
 
 enum class OpKind : uint8_t {
   kConv, kConvTranspose, kPool, kBatchNorm, kUnary, kBinary, kSoftmax, kConcat, kResize,
-  kPad, kReshape, kTranspose, kMatMul, kSlice, kIdentity, kReduce,
+  kPad, kReshape, kTranspose, kMatMul, kSlice, kIdentity, kReduce, kLrn,
 };
 const char* op_kind_name(OpKind k);
 
@@ -220,6 +235,6 @@ const char* op_kind_name(OpKind k);
 using OpAttrs = std::variant<ConvAttrs, ConvTransposeAttrs, PoolAttrs, BatchNormAttrs, UnaryAttrs,
                              BinaryAttrs, SoftmaxAttrs, ConcatAttrs, ResizeAttrs, PadAttrs,
                              ReshapeAttrs, TransposeAttrs, MatMulAttrs, SliceAttrs, std::monostate,
-                             ReduceAttrs>;
+                             ReduceAttrs, LrnAttrs>;
 
 }  // namespace kiln

@@ -53,7 +53,11 @@ class Hasher {
     if (a.kind != SoftmaxKind::kSoftmax) add(a.kind);  // softmax graphs keep their fingerprints
   }
   void add(const ConcatAttrs& a) { add(a.axis); }
-  void add(const ResizeAttrs& a) { add(a.mode); add(a.coord); add(a.nearest); add(a.out_size); add(a.scales); }
+  void add(const ResizeAttrs& a) {
+    add(a.mode); add(a.coord); add(a.nearest); rank(a.out_size); elements(a.out_size);
+    for (float s : a.scales) add(s);  // elements alone, as for the spatial attributes
+    if (a.mode == ResizeMode::kCubic) { add(a.cubic_coeff_a); add(a.exclude_outside); }
+  }
   void add(const PadAttrs& a) { add(a.mode); add(a.begin); add(a.end); add(a.value); }
   void add(const ReshapeAttrs& a) { add(a.shape); }
   void add(const TransposeAttrs& a) { add(a.perm); }
@@ -62,7 +66,8 @@ class Hasher {
   }
   void add(const SliceAttrs& a) { add(a.starts); add(a.ends); add(a.steps); }
   void add(const std::monostate&) {}
-  void add(const ReduceAttrs& a) { add(a.kind); add(a.axes); add(a.keepdims); }
+  void add(const LrnAttrs& a) { add(a.size); add(a.alpha); add(a.beta); add(a.bias); }
+  void add(const ReduceAttrs& a) { add(a.kind); add(a.axes); add(a.keepdims); add(a.select_last_index); }
 
   uint64_t value() const { return h_; }
 

@@ -23,6 +23,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kSlice: return "Slice";
     case OpKind::kIdentity: return "Identity";
     case OpKind::kReduce: return "Reduce";
+    case OpKind::kLrn: return "LRN";
   }
   return "?";
 }
@@ -95,6 +96,8 @@ const char* reduce_kind_name(ReduceKind k) {
     case ReduceKind::kL2: return "ReduceL2";
     case ReduceKind::kLogSum: return "ReduceLogSum";
     case ReduceKind::kLogSumExp: return "ReduceLogSumExp";
+    case ReduceKind::kArgMax: return "ArgMax";
+    case ReduceKind::kArgMin: return "ArgMin";
   }
   return "?";
 }

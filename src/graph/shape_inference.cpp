@@ -177,8 +177,11 @@ Expected<Shape> infer_shape(const OpAttrs& attrs, const std::vector<Shape>& in) 
     Expected<Shape> operator()(const SoftmaxAttrs&) { return in[0]; }
     Expected<Shape> operator()(const ConcatAttrs& a) { return concat_shape(a, in); }
     Expected<Shape> operator()(const ResizeAttrs& a) {
-      KILN_RETURN_IF_ERROR(need_rank(in, 0, 4, "Resize"));
-      return Shape{in[0][0], in[0][1], a.out_size[0], a.out_size[1]};
+      KILN_RETURN_IF_ERROR(check_window(in, a.out_size.size(), "Resize"));
+      if (a.scales.size() != a.out_size.size()) return invalid_argument("Resize: scales do not match the sizes");
+      Shape y = {in[0][0], in[0][1]};
+      y.insert(y.end(), a.out_size.begin(), a.out_size.end());
+      return y;
     }
     Expected<Shape> operator()(const PadAttrs& a) {
       if (a.begin.size() != in[0].size() || a.end.size() != in[0].size())
@@ -212,6 +215,10 @@ Expected<Shape> infer_shape(const OpAttrs& attrs, const std::vector<Shape>& in) 
       return y;
     }
     Expected<Shape> operator()(const std::monostate&) { return in[0]; }
+    Expected<Shape> operator()(const LrnAttrs&) {
+      if (in[0].size() < 3) return invalid_argument("LRN: input " + shape_to_string(in[0]) + " has no channels and spatial axes");
+      return in[0];
+    }
     Expected<Shape> operator()(const ReduceAttrs& a) {
       if (a.axes.empty()) return invalid_argument("Reduce: no axes");
       Shape y;
@@ -232,14 +239,13 @@ Expected<Shape> infer_shape(const OpAttrs& attrs, const std::vector<Shape>& in) 
 double node_flops(const Graph& g, const Node& n) {
   const Shape& y = g.values[n.outputs[0]].shape;
   double out = static_cast<double>(shape_elements(y));
-  if (std::holds_alternative<ConvAttrs>(n.attrs)) {
-    const Shape& w = g.values[n.inputs[1]].shape;
-    return 2.0 * out * static_cast<double>(w[1] * w[2] * w[3]);
-  }
+  // Multiply-adds per output (conv) or input (transposed conv) element: the weight's
+  // elements per output channel, [C/g, k...] or [M/g, k...], whatever the spatial rank.
+  auto per_channel = [](const Shape& w) { return static_cast<double>(shape_elements(Shape(w.begin() + 1, w.end()))); };
+  if (std::holds_alternative<ConvAttrs>(n.attrs)) return 2.0 * out * per_channel(g.values[n.inputs[1]].shape);
   if (std::holds_alternative<ConvTransposeAttrs>(n.attrs)) {
     const Shape& x = g.values[n.inputs[0]].shape;
-    const Shape& w = g.values[n.inputs[1]].shape;
-    return 2.0 * static_cast<double>(shape_elements(x)) * static_cast<double>(w[1] * w[2] * w[3]);
+    return 2.0 * static_cast<double>(shape_elements(x)) * per_channel(g.values[n.inputs[1]].shape);
   }
   if (std::holds_alternative<ReduceAttrs>(n.attrs))
     return static_cast<double>(shape_elements(g.values[n.inputs[0]].shape));

@@ -123,6 +123,7 @@ Status compile_batch_norm(CompileContext& ctx, const Node& n);
 Status compile_unary(CompileContext& ctx, const Node& n);
 Status compile_binary(CompileContext& ctx, const Node& n);
 Status compile_softmax(CompileContext& ctx, const Node& n);
+Status compile_lrn(CompileContext& ctx, const Node& n);
 Status compile_concat(CompileContext& ctx, const Node& n);
 Status compile_resize(CompileContext& ctx, const Node& n);
 Status compile_reshape(CompileContext& ctx, const Node& n);

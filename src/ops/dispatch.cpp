@@ -25,6 +25,7 @@ Status compile_node(CompileContext& ctx, const Node& n) {
     Status operator()(const MatMulAttrs&) { return add_reference_step(ctx, n); }
     Status operator()(const SliceAttrs&) { return add_reference_step(ctx, n); }
     Status operator()(const ReduceAttrs&) { return add_reference_step(ctx, n); }
+    Status operator()(const LrnAttrs&) { return compile_lrn(ctx, n); }
   };
   return std::visit(Dispatch{ctx, n}, n.attrs);
 }

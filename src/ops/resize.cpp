@@ -1,7 +1,8 @@
-// Resize of H and W. oneDNN's resampling maps output to input coordinates as
+// Resize of the spatial axes (1 to 3). oneDNN's resampling maps output to input coordinates as
 // (y + 0.5) / factor - 0.5 and rounds to nearest; that equals ONNX's result for the modes
 // checked below at whole-number factors (nearest) or for half-pixel linear. Everything
 // else runs the reference kernel.
+#include <algorithm>
 #include <cmath>
 
 #include "ops/common.h"
@@ -11,14 +12,17 @@ namespace kiln::ops {
 namespace {
 
 bool same_as_onednn(const ResizeAttrs& a, const Shape& in) {
-  for (int i = 0; i < 2; ++i) {
+  if (a.mode == ResizeMode::kCubic) return false;  // oneDNN has no cubic resampling
+  const size_t d = a.out_size.size();
+  for (size_t i = 0; i < d; ++i) {
     float exact = static_cast<float>(a.out_size[i]) / static_cast<float>(in[2 + i]);
     if (std::fabs(a.scales[i] - exact) > 1e-6f * exact) return false;  // oneDNN maps by out/in
   }
   if (a.mode == ResizeMode::kLinear)
     return a.coord == CoordTransform::kHalfPixel ||
-           (a.coord == CoordTransform::kPytorchHalfPixel && a.out_size[0] > 1 && a.out_size[1] > 1);
-  for (int i = 0; i < 2; ++i)
+           (a.coord == CoordTransform::kPytorchHalfPixel &&
+            std::all_of(a.out_size.begin(), a.out_size.end(), [](int64_t o) { return o > 1; }));
+  for (size_t i = 0; i < d; ++i)
     if (a.out_size[i] % in[2 + i] != 0) return false;  // whole-number upsampling factors only
   bool half_pixel = a.coord == CoordTransform::kHalfPixel || a.coord == CoordTransform::kPytorchHalfPixel;
   bool rounds = a.nearest == NearestRounding::kRoundPreferFloor || a.nearest == NearestRounding::kRoundPreferCeil;

@@ -55,8 +55,10 @@ QuantizationInfo analyse_quantization(const Graph& g) {
       case OpKind::kUnary:
         q.nonneg[y] = nonneg_activation(std::get<UnaryAttrs>(n.attrs));
         break;
-      case OpKind::kResize:  // nearest or linear: mixes of non-negative values (computed in fp32)
-        q.nonneg[y] = !n.inputs.empty() && q.nonneg[n.inputs[0]];
+      case OpKind::kResize:  // nearest or linear: mixes of non-negative values (computed in fp32);
+                             // cubic's negative lobes can undershoot
+        q.nonneg[y] = !n.inputs.empty() && q.nonneg[n.inputs[0]] &&
+                      std::get<ResizeAttrs>(n.attrs).mode != ResizeMode::kCubic;
         break;
       // Ops that move values without computing new ones: an int8 plan runs them on the
       // stored bytes, so the output has its inputs' scales.

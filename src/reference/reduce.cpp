@@ -1,6 +1,7 @@
 // Reference reductions over a set of axes (ONNX ReduceSum, ReduceMean, ReduceMax, ReduceMin,
 // ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp). Sums
 // accumulate in double; LogSumExp subtracts each group's maximum first, as softmax does.
+// ArgMax / ArgMin (one axis) give the index of the first (or last) extreme as a float.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -34,6 +35,31 @@ Expected<Tensor> reduce(const ReduceAttrs& a, std::span<const Tensor> inputs) {
     if (!reduced[i] || a.keepdims) out.push_back(kept[i]);
   }
   const int64_t n_out = shape_elements(kept), n_in = x.elements();
+  if (a.kind == ReduceKind::kArgMax || a.kind == ReduceKind::kArgMin) {
+    if (a.axes.size() != 1) return invalid_argument("reduce: ArgMax/ArgMin take one axis");
+    const int64_t axis = a.axes[0], dim = s[axis];
+    int64_t stride = 1;
+    for (int64_t i = axis + 1; i < rank; ++i) stride *= s[i];
+    const bool max = a.kind == ReduceKind::kArgMax;
+    std::vector<float> best(static_cast<size_t>(n_out), max ? -std::numeric_limits<float>::infinity()
+                                                            : std::numeric_limits<float>::infinity());
+    std::vector<int64_t> index(static_cast<size_t>(n_out), 0);
+    const std::vector<int64_t> out_strides = detail::broadcast_strides(kept, s);
+    const float* xp = x.data<float>();
+    for (int64_t i = 0; i < n_in; ++i) {
+      const int64_t o = detail::offset_of(i, s, out_strides);
+      const float v = xp[i];
+      const bool better = max ? (a.select_last_index ? v >= best[o] : v > best[o])
+                              : (a.select_last_index ? v <= best[o] : v < best[o]);
+      if (better) {
+        best[o] = v;
+        index[o] = (i / stride) % dim;
+      }
+    }
+    Tensor y = detail::new_f32(out);
+    for (int64_t o = 0; o < n_out; ++o) y.data<float>()[o] = static_cast<float>(index[o]);
+    return y;
+  }
   const int64_t group = n_out == 0 ? 0 : n_in / n_out;
   const std::vector<int64_t> out_strides = detail::broadcast_strides(kept, s);  // 0 on reduced axes
 
@@ -66,6 +92,7 @@ Expected<Tensor> reduce(const ReduceAttrs& a, std::span<const Tensor> inputs) {
       case ReduceKind::kSumSquare: case ReduceKind::kL2: r += v * v; break;
       case ReduceKind::kL1: r += std::fabs(v); break;
       case ReduceKind::kLogSumExp: r += std::exp(v - shift[o]); break;
+      case ReduceKind::kArgMax: case ReduceKind::kArgMin: break;  // handled above
     }
   }
   Tensor y = detail::new_f32(out);

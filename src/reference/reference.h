@@ -55,6 +55,7 @@ Expected<Tensor> transpose(const TransposeAttrs& a, std::span<const Tensor> inpu
 Expected<Tensor> matmul(const MatMulAttrs& a, std::span<const Tensor> inputs);
 Expected<Tensor> slice(const SliceAttrs& a, std::span<const Tensor> inputs);
 Expected<Tensor> reduce(const ReduceAttrs& a, std::span<const Tensor> inputs);
+Expected<Tensor> lrn(const LrnAttrs& a, std::span<const Tensor> inputs);
 
 // Applies one unary function to a scalar; shared by unary() and fused post-ops.
 float apply_unary(const UnaryAttrs& a, float x);

@@ -1,5 +1,5 @@
-// Reference 2-D resize of the H and W axes of an NCHW tensor (ONNX Resize-13, modes
-// "nearest" and "linear").
+// Reference resize of the spatial axes of an NCW, NCHW or NCDHW tensor (ONNX Resize-13,
+// modes "nearest", "linear" and "cubic").
 //
 // Each output coordinate is mapped to an input coordinate independently per axis, using
 // scale = attrs.scales (output/input) and the output length:
@@ -12,7 +12,11 @@
 // nearest: x_in is rounded with the rounding mode, then clamped to [0, in_len - 1].
 // linear:  x_in is clamped to [0, in_len - 1], then the two neighbours floor(x_in) and
 //          min(floor(x_in) + 1, in_len - 1) are blended with weight x_in - floor(x_in);
-//          bilinear = this along H, then along W.
+//          bilinear = this along W, then along H (trilinear: then along D).
+// cubic:   the four neighbours floor(x_in) - 1 .. + 2 (indices clamped to the input, as the
+//          ONNX reference pads by edge values) weighted by the cubic kernel of coefficient a;
+//          with exclude_outside the taps outside the input weigh 0 and the rest are
+//          renormalised to sum 1.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -57,26 +61,46 @@ int64_t round_nearest(NearestRounding r, float x) {
   return 0;
 }
 
-// Per output index along one axis: the input index to read (nearest: lo), or the two input
-// indices to blend and the weight of the second (linear).
+// Per output index along one axis: up to four input indices and their weights (nearest:
+// one, linear: two, cubic: four).
 struct Tap {
-  int64_t lo = 0, hi = 0;
-  float w_hi = 0.0f;
+  int64_t idx[4] = {0, 0, 0, 0};
+  float w[4] = {1.0f, 0.0f, 0.0f, 0.0f};
+  int n = 1;
 };
 
-std::vector<Tap> axis_taps(const ResizeAttrs& a, int axis, int64_t in_len) {
+std::vector<Tap> axis_taps(const ResizeAttrs& a, size_t axis, int64_t in_len) {
   const int64_t out_len = a.out_size[axis];
   std::vector<Tap> taps(static_cast<size_t>(out_len));
   for (int64_t o = 0; o < out_len; ++o) {
     float x = to_input_coord(a.coord, o, in_len, out_len, a.scales[axis]);
     Tap& t = taps[o];
     if (a.mode == ResizeMode::kNearest) {
-      t.lo = t.hi = std::clamp<int64_t>(round_nearest(a.nearest, x), 0, in_len - 1);
-    } else {
+      t.idx[0] = std::clamp<int64_t>(round_nearest(a.nearest, x), 0, in_len - 1);
+    } else if (a.mode == ResizeMode::kLinear) {
       x = std::clamp(x, 0.0f, static_cast<float>(in_len - 1));
-      t.lo = static_cast<int64_t>(std::floor(x));
-      t.hi = std::min(t.lo + 1, in_len - 1);
-      t.w_hi = x - static_cast<float>(t.lo);
+      t.n = 2;
+      t.idx[0] = static_cast<int64_t>(std::floor(x));
+      t.idx[1] = std::min(t.idx[0] + 1, in_len - 1);
+      t.w[1] = x - static_cast<float>(t.idx[0]);
+      t.w[0] = 1.0f - t.w[1];
+    } else {
+      const float x0 = std::floor(x), f = x - x0, A = a.cubic_coeff_a;
+      auto kernel = [A](float s) {  // s = distance from the sample, 0 <= s < 2
+        return s <= 1.0f ? ((A + 2.0f) * s - (A + 3.0f)) * s * s + 1.0f : ((A * s - 5.0f * A) * s + 8.0f * A) * s - 4.0f * A;
+      };
+      t.n = 4;
+      float sum = 0.0f;
+      for (int k = 0; k < 4; ++k) {
+        const int64_t i = static_cast<int64_t>(x0) - 1 + k;
+        float w = kernel(std::fabs(f - static_cast<float>(k - 1)));
+        if (a.exclude_outside && (i < 0 || i >= in_len)) w = 0.0f;
+        t.idx[k] = std::clamp<int64_t>(i, 0, in_len - 1);
+        t.w[k] = w;
+        sum += w;
+      }
+      if (a.exclude_outside && sum != 0.0f)
+        for (float& w : t.w) w /= sum;
     }
   }
   return taps;
@@ -90,42 +114,55 @@ Expected<Tensor> resize(const ResizeAttrs& a, std::span<const Tensor> inputs) {
   const char* op = "resize";
   if (inputs.empty()) return invalid_argument("resize: expected at least 1 input, got 0");
   const Tensor& x = inputs[0];
-  KILN_RETURN_IF_ERROR(detail::check_rank(op, x, "input", 4));
-  const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-  const int64_t OH = a.out_size[0], OW = a.out_size[1];
-  if (OH < 1 || OW < 1) {
-    return invalid_argument("resize: output size [" + std::to_string(OH) + "," +
-                            std::to_string(OW) + "] must be positive");
+  KILN_RETURN_IF_ERROR(detail::check_f32(op, x, "input"));
+  const size_t d = a.out_size.size();
+  if (d < 1 || d > 3 || x.shape().size() != d + 2 || a.scales.size() != d)
+    return invalid_argument("resize: " + std::to_string(d) + " output sizes and " + std::to_string(a.scales.size()) +
+                            " scales for input " + shape_to_string(x.shape()));
+  const int64_t N = x.shape()[0], C = x.shape()[1];
+  // Seen as 3-D: missing leading axes have length 1 and one tap.
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+  std::vector<Tap> taps[3] = {{Tap{}}, {Tap{}}, {Tap{}}};
+  for (size_t i = 0; i < d; ++i) {
+    const size_t k = 3 - d + i;
+    in[k] = x.shape()[2 + i];
+    out[k] = a.out_size[i];
+    if (out[k] < 1) return invalid_argument("resize: output size " + shape_to_string(a.out_size) + " must be positive");
+    if (in[k] < 1) return invalid_argument("resize: cannot resize an empty input " + shape_to_string(x.shape()));
+    if (!(a.scales[i] > 0.0f)) return invalid_argument("resize: scales must be positive");
+    taps[k] = axis_taps(a, i, in[k]);
   }
-  if (H < 1 || W < 1) {
-    return invalid_argument("resize: cannot resize an empty input " + shape_to_string(x.shape()));
-  }
-  if (!(a.scales[0] > 0.0f) || !(a.scales[1] > 0.0f)) {
-    return invalid_argument("resize: scales must be positive");
-  }
-
-  const std::vector<Tap> th = axis_taps(a, 0, H);
-  const std::vector<Tap> tw = axis_taps(a, 1, W);
-  Tensor y = detail::new_f32({N, C, OH, OW});
+  Shape ys = {N, C};
+  ys.insert(ys.end(), a.out_size.begin(), a.out_size.end());
+  Tensor y = detail::new_f32(ys);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
+  const int64_t in_vol = in[0] * in[1] * in[2], out_vol = out[0] * out[1] * out[2];
   for (int64_t nc = 0; nc < N * C; ++nc) {
-    const float* plane = xp + nc * H * W;
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      const Tap& h = th[oh];
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        const Tap& w = tw[ow];
-        float v;
-        if (a.mode == ResizeMode::kNearest) {
-          v = plane[h.lo * W + w.lo];
-        } else {
-          const float* r0 = plane + h.lo * W;
-          const float* r1 = plane + h.hi * W;
-          const float top = r0[w.lo] * (1.0f - w.w_hi) + r0[w.hi] * w.w_hi;
-          const float bot = r1[w.lo] * (1.0f - w.w_hi) + r1[w.hi] * w.w_hi;
-          v = top * (1.0f - h.w_hi) + bot * h.w_hi;
+    const float* vol = xp + nc * in_vol;
+    float* dst = yp + nc * out_vol;
+    for (int64_t od = 0; od < out[0]; ++od) {
+      const Tap& td = taps[0][od];
+      for (int64_t oh = 0; oh < out[1]; ++oh) {
+        const Tap& th = taps[1][oh];
+        for (int64_t ow = 0; ow < out[2]; ++ow) {
+          const Tap& tw = taps[2][ow];
+          // Along W, then H, then D: each a weighted sum of its taps.
+          auto row = [&](int64_t z, int64_t r) {
+            const float* p = vol + (z * in[1] + r) * in[2];
+            float acc = 0.0f;
+            for (int k = 0; k < tw.n; ++k) acc += p[tw.idx[k]] * tw.w[k];
+            return acc;
+          };
+          auto plane = [&](int64_t z) {
+            float acc = 0.0f;
+            for (int k = 0; k < th.n; ++k) acc += row(z, th.idx[k]) * th.w[k];
+            return acc;
+          };
+          float v = 0.0f;
+          for (int k = 0; k < td.n; ++k) v += plane(td.idx[k]) * td.w[k];
+          dst[(od * out[1] + oh) * out[2] + ow] = v;
         }
-        yp[(nc * OH + oh) * OW + ow] = v;
       }
     }
   }

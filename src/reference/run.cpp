@@ -25,6 +25,7 @@ Expected<Tensor> run(const OpAttrs& attrs, std::span<const Tensor> inputs) {
         else if constexpr (std::is_same_v<A, MatMulAttrs>) return matmul(a, inputs);
         else if constexpr (std::is_same_v<A, SliceAttrs>) return slice(a, inputs);
         else if constexpr (std::is_same_v<A, ReduceAttrs>) return reduce(a, inputs);
+        else if constexpr (std::is_same_v<A, LrnAttrs>) return lrn(a, inputs);
         else {
           static_assert(std::is_same_v<A, std::monostate>, "an op kind has no reference kernel");
           // Identity: the input itself (sharing its buffer).

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -41,6 +42,28 @@ TEST(Cli, RunReadsAVolumeFromNpy) {
   ASSERT_TRUE(got && want);
   EXPECT_EQ(got->shape(), (Shape{1, 1, 16, 32, 32}));
   EXPECT_LE(testing::max_abs_diff(*got, *want), 1e-4);
+}
+
+TEST(Cli, RunWritesAMultiClassModelsClassesAsAPalettePng) {
+  // A model ending in ArgMax over channels, and one ending in Softmax: both give the same
+  // picture of classes, coloured by the palette.
+  auto want = read_npy(fx("heads/expected_seg_argmax.npy"));
+  ASSERT_TRUE(want);
+  for (const char* model : {"heads/seg_argmax.onnx", "heads/seg_softmax.onnx"}) {
+    SCOPED_TRACE(model);
+    std::string png = ::testing::TempDir() + "/kiln_cli_classes.png";
+    Result r = run_cli("run " + fx(model) + " --input " + fx("heads/input.npy") + " --output " + png);
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("palette PNG"), std::string::npos) << r.output;
+    auto rgb = read_image(png, 3);
+    ASSERT_TRUE(rgb) << rgb.error().message();
+    int wrong = 0;
+    for (int64_t i = 0; i < want->elements(); ++i) {
+      const auto c = class_colour(static_cast<int>(want->data<float>()[i]));
+      for (int ch = 0; ch < 3; ++ch) wrong += std::lround(rgb->data<float>()[ch * want->elements() + i] * 255.0f) != c[ch];
+    }
+    EXPECT_EQ(wrong, 0);
+  }
 }
 
 TEST(Cli, RunOnAnImageWritesAMask) {

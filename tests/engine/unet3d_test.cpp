@@ -40,6 +40,19 @@ TEST(UNet3D, Width4At16x32x32MatchesPyTorchOnOneDnn) {
   EXPECT_EQ(model->info().optimizations.at("fold_batch_norm"), 14);
 }
 
+// The same network with trilinear upsampling (Resize over three axes) instead of transposed
+// convolutions: oneDNN's linear resampling, as PyTorch computes it.
+TEST(UNet3D, TrilinearUpsamplingMatchesPyTorch) {
+  const std::string dir = "w4_16x32x32_trilinear";
+  auto model = Model::load(fx(dir + "/model.onnx"));
+  ASSERT_TRUE(model) << model.error().message();
+  EXPECT_EQ(model->info().source_ops.at("Resize"), 3);
+  auto out = model->run({npy(dir + "/input.npy")});
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_LE(testing::max_abs_diff((*out)[0], npy(dir + "/expected.npy")), 1e-4);
+  EXPECT_EQ(model->info().reference_steps, 0u);
+}
+
 TEST(UNet3D, TwoWeightSetsShareAPlanAndSwapHot) {
   Engine e;
   ASSERT_TRUE(e.load("a", LoadSpec{fx(kA + "/model.onnx")}));

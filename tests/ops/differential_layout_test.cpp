@@ -185,11 +185,11 @@ TEST(DifferentialResize, NearestAndLinearOnBothPaths) {
       a.mode = k.mode;
       a.coord = k.coord;
       a.nearest = k.nearest;
-      a.out_size = {std::max<int64_t>(1, std::lround(h * k.fh - (k.exact_scales ? 0.0f : 0.5f))),
-                    std::max<int64_t>(1, std::lround(w * k.fw - (k.exact_scales ? 0.0f : 0.5f)))};
-      a.scales = k.exact_scales ? std::array<float, 2>{static_cast<float>(a.out_size[0]) / static_cast<float>(h),
-                                                       static_cast<float>(a.out_size[1]) / static_cast<float>(w)}
-                                : std::array<float, 2>{k.fh, k.fw};
+      a.out_size = Spatial{std::max<int64_t>(1, std::lround(h * k.fh - (k.exact_scales ? 0.0f : 0.5f))),
+                           std::max<int64_t>(1, std::lround(w * k.fw - (k.exact_scales ? 0.0f : 0.5f)))};
+      a.scales = k.exact_scales ? std::vector<float>{static_cast<float>(a.out_size[0]) / static_cast<float>(h),
+                                                     static_cast<float>(a.out_size[1]) / static_cast<float>(w)}
+                                : std::vector<float>{k.fh, k.fw};
       int64_t c = r.pick<int64_t>({1, 3, 16, 17});
       TestGraph t(r);
       int x = t.input({r.range(1, 2), c, h, w});
@@ -198,6 +198,39 @@ TEST(DifferentialResize, NearestAndLinearOnBothPaths) {
       SCOPED_TRACE(std::string(k.name) + ": x " + shape_to_string(t.shape(x)) + " -> " + str(a.out_size));
       auto plan = check_against_reference(t);
       if (plan) EXPECT_EQ(count_steps(*plan, "resize:"), k.onednn ? 1 : 0) << steps_summary(*plan);
+    }
+  }
+}
+
+// Volumes and signals: nearest and linear over one and three spatial axes, oneDNN's path
+// where it maps coordinates as ONNX does, else the reference.
+TEST(DifferentialResize, OneAndThreeSpatialAxes) {
+  Rand r(93);
+  for (size_t d : {1, 3}) {
+    for (ResizeMode mode : {ResizeMode::kNearest, ResizeMode::kLinear}) {
+      for (CoordTransform coord : {CoordTransform::kHalfPixel, CoordTransform::kAsymmetric, CoordTransform::kAlignCorners}) {
+        ResizeAttrs a;
+        a.mode = mode;
+        a.coord = coord;
+        a.nearest = coord == CoordTransform::kAsymmetric ? NearestRounding::kFloor : NearestRounding::kRoundPreferFloor;
+        Shape xs = {1, r.pick<int64_t>({1, 3, 16})};
+        a.out_size.clear();
+        a.scales.clear();
+        for (size_t i = 0; i < d; ++i) {
+          const int64_t in = r.range(2, d == 3 ? 5 : 11), factor = r.range(1, 3);
+          xs.push_back(in);
+          a.out_size.push_back(in * factor);
+          a.scales.push_back(static_cast<float>(factor));
+        }
+        TestGraph t(r);
+        t.output(t.node(a, {t.input(xs)}));
+        SCOPED_TRACE("x " + shape_to_string(xs) + " -> " + str(a.out_size) + " mode " + std::to_string(static_cast<int>(mode)) +
+                     " coord " + std::to_string(static_cast<int>(coord)));
+        auto plan = check_against_reference(t);
+        const bool onednn = (mode == ResizeMode::kLinear && coord == CoordTransform::kHalfPixel) ||
+                            (mode == ResizeMode::kNearest && coord != CoordTransform::kAlignCorners);
+        if (plan) EXPECT_EQ(count_steps(*plan, "resize:"), onednn ? 1 : 0) << steps_summary(*plan);
+      }
     }
   }
 }

@@ -291,5 +291,21 @@ TEST(DifferentialSoftmax, EveryAxisAndKind) {
   }
 }
 
+// LRN across channels: odd windows on oneDNN, even ones (centred differently) on the reference.
+TEST(DifferentialLrn, OddAndEvenWindows) {
+  Rand r(81);
+  for (int64_t size : {1, 2, 3, 4, 5}) {
+    for (int i = 0; i < 2; ++i) {
+      Shape xs = i == 0 ? random_image(r) : Shape{1, r.range(1, 20), r.range(1, 5), r.range(1, 5), r.range(1, 5)};
+      LrnAttrs a{size, r.uniform(1e-4f, 1e-2f), r.uniform(0.5f, 0.9f), r.uniform(0.5f, 2.0f)};
+      TestGraph t(r);
+      t.output(t.node(a, {source(t, xs, r.coin(), -3.0f, 3.0f)}));
+      SCOPED_TRACE("x " + shape_to_string(xs) + " size " + std::to_string(size));
+      auto plan = check_against_reference(t);
+      if (plan) EXPECT_EQ(count_steps(*plan, "lrn"), size % 2) << steps_summary(*plan);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kiln::testing

@@ -47,7 +47,7 @@ Expected<int> upsampling2d(LayerCall& c) {
   if (size[0] < 1 || size[1] < 1) return c.bad("size must be positive");
   const Shape& xs = c.b.shape(x);
   ResizeAttrs a;
-  a.out_size = {xs[2] * size[0], xs[3] * size[1]};
+  a.out_size = Spatial{xs[2] * size[0], xs[3] * size[1]};
   a.scales = {static_cast<float>(size[0]), static_cast<float>(size[1])};
   if (interpolation == "nearest") {
     a.mode = ResizeMode::kNearest;

@@ -1,4 +1,4 @@
-// ONNX LayerNormalization (opset 17) and InstanceNormalization as kiln nodes: mean and variance
+// ONNX LRN (one node), LayerNormalization (opset 17) and InstanceNormalization as kiln nodes: mean and variance
 // are reductions over the normalised axes, the rest element-wise arithmetic, as the ONNX spec
 // defines them (its "expanded" function bodies compute the same):
 //   mean = ReduceMean(x), d = x - mean, inv = 1 / sqrt(ReduceMean(d * d) + epsilon),
@@ -73,9 +73,18 @@ Status translate_instance_norm(NodeContext& c) {
   return c.output(0, y);
 }
 
+Status translate_lrn(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+  if (x.size() < 3) return c.bad("input " + shape_to_string(x) + " has no channels and spatial axes");
+  LrnAttrs a{c.attr_int("size", 0), c.attr_float("alpha", 1e-4f), c.attr_float("beta", 0.75f), c.attr_float("bias", 1.0f)};
+  if (a.size < 1) return c.bad("size must be positive");
+  return c.emit(a, {0});
+}
+
 }  // namespace
 
 void register_normalization_ops(OpTable& t) {
+  t["LRN"] = translate_lrn;
   t["LayerNormalization"] = translate_layer_norm;
   t["InstanceNormalization"] = translate_instance_norm;
 }

@@ -1,4 +1,4 @@
-// ONNX reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare,
+// ONNX reductions (and ArgMax, ArgMin): ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare,
 // ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp. Their axes moved from an attribute to an
 // input at opset 13 (ReduceSum) and 18 (the others); both spellings resolve here to one set of
 // non-negative axes.
@@ -37,9 +37,25 @@ OpTranslator reduce(ReduceKind kind) {
   };
 }
 
+// ArgMax / ArgMin over one axis; kiln gives the indices as float32 values (exact below 2^24).
+OpTranslator arg_extreme(ReduceKind kind) {
+  return [=](NodeContext& c) -> Status {
+    KILN_ASSIGN_OR_RETURN(Shape x, c.shape(0));
+    const int64_t rank = static_cast<int64_t>(x.size());
+    int64_t axis = c.attr_int("axis", 0);
+    if (rank == 0) return c.fail("ArgMax/ArgMin of a scalar is not supported");
+    if (axis < -rank || axis >= rank) return c.bad("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+    if (axis < 0) axis += rank;
+    ReduceAttrs a{kind, {axis}, c.attr_int("keepdims", 1) != 0, c.attr_int("select_last_index", 0) != 0};
+    return c.emit(a, {0});
+  };
+}
+
 }  // namespace
 
 void register_reduce_ops(OpTable& t) {
+  t["ArgMax"] = arg_extreme(ReduceKind::kArgMax);
+  t["ArgMin"] = arg_extreme(ReduceKind::kArgMin);
   t["ReduceSum"] = reduce(ReduceKind::kSum);
   t["ReduceMean"] = reduce(ReduceKind::kMean);
   t["ReduceMax"] = reduce(ReduceKind::kMax);

@@ -1,4 +1,4 @@
-// ONNX Resize (opsets 10-21) and Upsample (7-9) -> ResizeAttrs over H and W.
+// ONNX Resize (opsets 10-21) and Upsample (7-9) -> ResizeAttrs over the spatial axes (1 to 3).
 #include <algorithm>
 #include <cmath>
 
@@ -30,25 +30,31 @@ Expected<ResizeMode> mode_of(const NodeContext& c) {
   std::string m = c.attr_string("mode", "nearest");
   if (m == "nearest") return ResizeMode::kNearest;
   if (m == "linear" || m == "bilinear") return ResizeMode::kLinear;
-  return c.fail("mode '" + m + "' is not supported (kiln supports nearest and linear)");
+  if (m == "cubic" && c.op() == "Resize") return ResizeMode::kCubic;
+  return c.fail("mode '" + m + "' is not supported (kiln supports nearest, linear and, in Resize, cubic)");
 }
 
-// Fills out_size and scales from either per-axis scales or target sizes of a 4-D input.
+// Fills out_size and scales from either per-axis scales or target sizes of an NCW, NCHW or
+// NCDHW input.
 Status resolve_size(const NodeContext& c, const Shape& x, const std::vector<float>& scales,
                     const std::vector<int64_t>& sizes, ResizeAttrs& a) {
-  if (x.size() != 4) return c.fail("only 4-D NCHW inputs can be resized");
+  if (x.size() < 3 || x.size() > 5)
+    return c.fail("input has rank " + std::to_string(x.size()) + "; kiln resizes the spatial axes of NCW, NCHW and NCDHW tensors");
+  const size_t d = x.size() - 2;
+  a.out_size.assign(d, 1);
+  a.scales.assign(d, 1.0f);
   if (!sizes.empty()) {
-    if (sizes.size() != 4) return c.bad("sizes must have 4 values");
+    if (sizes.size() != x.size()) return c.bad("sizes must have " + std::to_string(x.size()) + " values");
     if (sizes[0] != x[0] || sizes[1] != x[1]) return c.fail("resizing the batch or channel axis is not supported");
-    for (int i = 0; i < 2; ++i) {
+    for (size_t i = 0; i < d; ++i) {
       a.out_size[i] = sizes[2 + i];
       a.scales[i] = static_cast<float>(sizes[2 + i]) / static_cast<float>(x[2 + i]);
     }
     return Status::ok();
   }
-  if (scales.size() != 4) return c.bad("scales must have 4 values");
+  if (scales.size() != x.size()) return c.bad("scales must have " + std::to_string(x.size()) + " values");
   if (scales[0] != 1.0f || scales[1] != 1.0f) return c.fail("resizing the batch or channel axis is not supported");
-  for (int i = 0; i < 2; ++i) {
+  for (size_t i = 0; i < d; ++i) {
     if (!(scales[2 + i] > 0.0f)) return c.bad("scales must be positive");
     a.scales[i] = scales[2 + i];
     a.out_size[i] = static_cast<int64_t>(std::floor(static_cast<double>(x[2 + i]) * scales[2 + i]));
@@ -111,7 +117,8 @@ Status translate_resize(NodeContext& c) {
   } else {
     KILN_ASSIGN_OR_RETURN(a.coord, coord_of(c, c.attr_string("coordinate_transformation_mode", "half_pixel")));
     KILN_ASSIGN_OR_RETURN(a.nearest, rounding_of(c, c.attr_string("nearest_mode", "round_prefer_floor")));
-    if (c.attr_int("exclude_outside", 0) != 0) return c.fail("exclude_outside=1 is not supported");
+    a.cubic_coeff_a = c.attr_float("cubic_coeff_a", -0.75f);
+    a.exclude_outside = c.attr_int("exclude_outside", 0) != 0;  // only cubic has taps outside
     if (c.has_input(3)) { KILN_ASSIGN_OR_RETURN(sizes, c.const_ints(3)); }
     if (sizes.empty() && c.has_input(2)) {
       KILN_ASSIGN_OR_RETURN(Tensor s, c.const_value(2));
@@ -121,7 +128,7 @@ Status translate_resize(NodeContext& c) {
     if (c.opset() >= 18) KILN_RETURN_IF_ERROR(opset18_attributes(c, x, scales, sizes));
   }
   KILN_RETURN_IF_ERROR(resolve_size(c, x, scales, sizes, a));
-  if (a.out_size[0] == x[2] && a.out_size[1] == x[3] && a.scales[0] == 1.0f && a.scales[1] == 1.0f)
+  if (Shape(x.begin() + 2, x.end()) == a.out_size && std::all_of(a.scales.begin(), a.scales.end(), [](float s) { return s == 1.0f; }))
     return c.alias(0, 0);
   return c.emit(a, {0});
 }

@@ -108,12 +108,40 @@ Status translate_softmax(NodeContext& c) {
   return c.emit(SoftmaxAttrs{kiln_axis(static_cast<int64_t>(xs.size()) - 1, l)}, {x}, l);
 }
 
+// is_training=true (as frozen graphs of some Keras versions carry it): normalised with the
+// batch's own statistics over N, H and W, y = (x - mean) / sqrt(var + epsilon) * scale + offset
+// with the biased variance, as TensorFlow computes y. Only y is given (not the batch mean and
+// variance outputs, which only training reads).
+Status training_batch_norm(NodeContext& c, Layout layout, int64_t channels) {
+  KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, layout));  // NCHW either way
+  const ReduceAttrs mean_of{ReduceKind::kMean, {0, 2, 3}, true};
+  KILN_ASSIGN_OR_RETURN(Operand mean, c.compute(mean_of, {x}, "/batch_mean"));
+  KILN_ASSIGN_OR_RETURN(Operand d, c.compute(BinaryAttrs{BinaryKind::kSub}, {x, mean}, "/centred"));
+  KILN_ASSIGN_OR_RETURN(Operand d2, c.compute(BinaryAttrs{BinaryKind::kMul}, {d, d}, "/squared"));
+  KILN_ASSIGN_OR_RETURN(Operand var, c.compute(mean_of, {d2}, "/batch_variance"));
+  Operand eps = Operand::of_const(Tensor::from_floats({}, {c.attr_float("epsilon", 1e-4f)}), c.name() + "/epsilon");
+  KILN_ASSIGN_OR_RETURN(Operand ve, c.compute(BinaryAttrs{BinaryKind::kAdd}, {var, eps}, "/plus_epsilon"));
+  KILN_ASSIGN_OR_RETURN(Operand sd, c.compute(UnaryAttrs{UnaryKind::kSqrt}, {ve}, "/std"));
+  KILN_ASSIGN_OR_RETURN(Operand y, c.compute(BinaryAttrs{BinaryKind::kDiv}, {d, sd}, "/normalised"));
+  for (size_t i = 1; i <= 2; ++i) {
+    if (!c.is_const(i)) return c.fail("scale and offset must be constants");
+    KILN_ASSIGN_OR_RETURN(Tensor t, c.const_value(i));
+    if (t.shape() != Shape{channels})
+      return c.bad("input " + std::to_string(i) + " has shape " + shape_to_string(t.shape()) + ", not [" +
+                   std::to_string(channels) + "]");
+    KILN_ASSIGN_OR_RETURN(Operand p, c.operand(i, Layout::kPlain));
+    KILN_ASSIGN_OR_RETURN(p, c.compute(ReshapeAttrs{{1, channels, 1, 1}}, {p}, i == 1 ? "/scale" : "/offset"));
+    KILN_ASSIGN_OR_RETURN(y, c.compute(BinaryAttrs{i == 1 ? BinaryKind::kMul : BinaryKind::kAdd}, {y, p},
+                                       i == 1 ? "/scaled" : "/shifted"));
+  }
+  return c.bind(0, y, layout);
+}
+
 Status translate_fused_batch_norm(NodeContext& c) {
-  if (c.attr_bool("is_training", true))
-    return c.fail("is_training=true (batch statistics) is not supported; export the graph for inference");
   KILN_ASSIGN_OR_RETURN(Layout layout, c.data_format_layout());
   KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
   if (xs.size() != 4) return c.fail("only 4-D inputs are supported");
+  if (c.attr_bool("is_training", true)) return training_batch_norm(c, layout, layout == Layout::kNchw ? xs[3] : xs[1]);
   int64_t channels = layout == Layout::kNchw ? xs[3] : xs[1];
   std::vector<Operand> ins;
   KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, layout));

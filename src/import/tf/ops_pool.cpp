@@ -60,9 +60,22 @@ Status translate_reduce(NodeContext& c, ReduceKind reduce, std::optional<PoolKin
   return c.emit(ReshapeAttrs{{ks[0], ks[1]}}, {pooled}, Layout::kPlain);
 }
 
+// ArgMax / ArgMin over one axis (TensorFlow's numbering); the indices as float32 values.
+Status translate_arg_extreme(NodeContext& c, ReduceKind kind) {
+  KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> dim, c.const_ints(1));
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  if (dim.size() != 1 || dim[0] < -rank || dim[0] >= rank) return c.bad("the dimension input must be one axis of the input");
+  const int64_t axis = dim[0] < 0 ? dim[0] + rank : dim[0];
+  KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, Layout::kPlain));
+  return c.emit(ReduceAttrs{kind, {axis}, false}, {x}, Layout::kPlain);
+}
+
 }  // namespace
 
 void register_pool_ops(OpTable& t) {
+  t["ArgMax"] = [](NodeContext& c) { return translate_arg_extreme(c, ReduceKind::kArgMax); };
+  t["ArgMin"] = [](NodeContext& c) { return translate_arg_extreme(c, ReduceKind::kArgMin); };
   t["MaxPool"] = [](NodeContext& c) { return translate_pool(c, PoolKind::kMax); };
   t["AvgPool"] = [](NodeContext& c) { return translate_pool(c, PoolKind::kAverage); };
   t["Mean"] = [](NodeContext& c) { return translate_reduce(c, ReduceKind::kMean, PoolKind::kAverage); };

@@ -180,6 +180,54 @@ Status translate_range(NodeContext& c) {
   return c.set_const(0, std::move(*r));
 }
 
+// Split (split_dim, value; num_split equal parts) and SplitV (value, size_splits with at most
+// one -1, split_dim): one slice per output, on the value in the layout kiln holds it in.
+Status translate_split(NodeContext& c, bool sized) {
+  const size_t value = sized ? 0 : 1, dim_input = sized ? 2 : 0;
+  KILN_ASSIGN_OR_RETURN(Shape tf_shape, c.shape(value));
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> dim, c.const_ints(dim_input));
+  const int64_t rank = static_cast<int64_t>(tf_shape.size());
+  if (dim.size() != 1 || dim[0] < -rank || dim[0] >= rank) return c.bad("split_dim must be one axis of the value");
+  const int64_t tf_axis = dim[0] < 0 ? dim[0] + rank : dim[0];
+  const int64_t parts = c.attr_int("num_split", 1), extent = tf_shape[static_cast<size_t>(tf_axis)];
+  if (parts < 1) return c.bad("num_split must be positive");
+  std::vector<int64_t> sizes;
+  if (sized) {
+    KILN_ASSIGN_OR_RETURN(sizes, c.const_ints(1));
+    int64_t known = 0, unknown = -1;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      if (sizes[k] == -1 && unknown < 0) unknown = static_cast<int64_t>(k);
+      else if (sizes[k] < 0) return c.bad("size_splits may hold one -1 and otherwise sizes");
+      else known += sizes[k];
+    }
+    if (unknown >= 0) sizes[static_cast<size_t>(unknown)] = extent - known;
+  } else {
+    if (extent % parts != 0) return c.bad("axis of size " + std::to_string(extent) + " does not split into " + std::to_string(parts) + " parts");
+    sizes.assign(static_cast<size_t>(parts), extent / parts);
+  }
+  int64_t total = 0;
+  for (int64_t v : sizes) total += v < 0 ? extent + 1 : v;
+  if (static_cast<int64_t>(sizes.size()) != parts || total != extent)
+    return c.bad("the split sizes do not add up to the axis's " + std::to_string(extent));
+  const Layout layout = rank == 4 ? c.layout(value) : Layout::kPlain;
+  KILN_ASSIGN_OR_RETURN(Operand x, c.operand(value, layout));
+  KILN_ASSIGN_OR_RETURN(Shape ks, c.operand_shape(x));
+  const int64_t axis = kiln_axis(tf_axis, layout);
+  int64_t start = 0;
+  for (int64_t k = 0; k < parts; ++k) {
+    SliceAttrs a;
+    a.starts.assign(ks.size(), 0);
+    a.ends = ks;
+    a.steps.assign(ks.size(), 1);
+    a.starts[static_cast<size_t>(axis)] = start;
+    a.ends[static_cast<size_t>(axis)] = start + sizes[static_cast<size_t>(k)];
+    start += sizes[static_cast<size_t>(k)];
+    KILN_ASSIGN_OR_RETURN(Operand part, c.compute(a, {x}, "/part" + std::to_string(k)));
+    KILN_RETURN_IF_ERROR(c.bind(static_cast<size_t>(k), part, layout));
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 void register_shape_ops(OpTable& t) {
@@ -195,6 +243,8 @@ void register_shape_ops(OpTable& t) {
   };
   t["StridedSlice"] = translate_strided_slice;
   t["Slice"] = translate_slice;
+  t["Split"] = [](NodeContext& c) { return translate_split(c, false); };
+  t["SplitV"] = [](NodeContext& c) { return translate_split(c, true); };
   t["Pack"] = translate_pack;
   t["Cast"] = translate_cast;
   t["Fill"] = translate_fill;

@@ -152,7 +152,7 @@ Status translate_resize(NodeContext& c, ResizeMode mode) {
   }
   ResizeAttrs a;
   a.mode = mode;
-  a.out_size = {size[0], size[1]};
+  a.out_size = Spatial{size[0], size[1]};
   a.scales = {static_cast<float>(size[0]) / static_cast<float>(xs[1]), static_cast<float>(size[1]) / static_cast<float>(xs[2])};
   if (mode == ResizeMode::kNearest) {
     a.coord = align ? CoordTransform::kAlignCorners : half ? CoordTransform::kTfHalfPixelForNn : CoordTransform::kAsymmetric;

@@ -313,5 +313,66 @@ TEST(TfOps, ReductionsOverAnyAxes) {
   }
 }
 
+// Split (equal parts) along the channels of an NHWC tensor kiln holds as NCHW, and SplitV
+// (sizes with a -1) along its height: each output is the slice TensorFlow defines.
+TEST(TfOps, SplitAndSplitVGiveTheirSlices) {
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_identity_conv(g, "y", "x", 4);
+  add_int_const(g, "channels", {3});
+  (*add_node(g, "s", "Split", {"channels", "y"})->mutable_attr())["num_split"].set_i(2);
+  add_int_const(g, "sizes", {-1, 1});
+  add_int_const(g, "height", {1});
+  (*add_node(g, "sv", "SplitV", {"y", "sizes", "height"})->mutable_attr())["num_split"].set_i(2);
+  const Shape xs = {1, 3, 2, 4};  // NHWC
+  Tensor x = Tensor::from_floats(xs, iota_values(24));
+  auto y = run_graph(g, "split.pb", x, {"s:0", "s:1", "sv:0", "sv:1"});
+  ASSERT_TRUE(y) << y.error().message();
+  const std::vector<float> v = x.to_f32();
+  auto at = [&](int64_t h, int64_t w, int64_t c) { return v[static_cast<size_t>((h * 2 + w) * 4 + c)]; };
+  for (int part = 0; part < 2; ++part) {  // channels 2*part, 2*part+1
+    ASSERT_EQ((*y)[part].shape(), (Shape{1, 3, 2, 2}));
+    const std::vector<float> got = (*y)[part].to_f32();
+    for (int64_t h = 0; h < 3; ++h)
+      for (int64_t w = 0; w < 2; ++w)
+        for (int64_t c = 0; c < 2; ++c) EXPECT_EQ(got[static_cast<size_t>((h * 2 + w) * 2 + c)], at(h, w, 2 * part + c));
+  }
+  const Shape first = {1, 2, 2, 4}, second = {1, 1, 2, 4};
+  ASSERT_EQ((*y)[2].shape(), first);
+  ASSERT_EQ((*y)[3].shape(), second);
+  for (int64_t i = 0; i < 16; ++i) EXPECT_EQ((*y)[2].to_f32()[static_cast<size_t>(i)], v[static_cast<size_t>(i)]);
+  for (int64_t i = 0; i < 8; ++i) EXPECT_EQ((*y)[3].to_f32()[static_cast<size_t>(i)], v[static_cast<size_t>(16 + i)]);
+}
+
+// FusedBatchNormV3 with is_training=true normalises with the batch's own mean and (biased)
+// variance over N, H and W, as TensorFlow computes y.
+TEST(TfOps, FusedBatchNormInTrainingModeUsesBatchStatistics) {
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_identity_conv(g, "y", "x", 3);
+  add_const(g, "scale", {3}, {0.5f, 1.0f, 2.0f});
+  add_const(g, "offset", {3}, {0.1f, -0.2f, 0.3f});
+  add_const(g, "empty", {0}, {});
+  tf::NodeDef* bn = add_node(g, "bn", "FusedBatchNormV3", {"y", "scale", "offset", "empty", "empty"});
+  set_b(bn, "is_training", true);
+  (*bn->mutable_attr())["epsilon"].set_f(1e-3f);
+  const Shape xs = {2, 3, 2, 3};  // NHWC
+  Tensor x = Tensor::from_floats(xs, iota_values(36, 0.3f, -2.0f));
+  auto y = run_graph(g, "bn_training.pb", x, {"bn"});
+  ASSERT_TRUE(y) << y.error().message();
+  ASSERT_EQ((*y)[0].shape(), xs);
+  const std::vector<float> v = x.to_f32(), got = (*y)[0].to_f32();
+  const float scale[3] = {0.5f, 1.0f, 2.0f}, offset[3] = {0.1f, -0.2f, 0.3f};
+  for (int c = 0; c < 3; ++c) {
+    double mean = 0, var = 0;
+    for (int p = 0; p < 12; ++p) mean += v[static_cast<size_t>(p * 3 + c)] / 12.0;
+    for (int p = 0; p < 12; ++p) var += std::pow(v[static_cast<size_t>(p * 3 + c)] - mean, 2) / 12.0;
+    for (int p = 0; p < 12; ++p) {
+      const double want = (v[static_cast<size_t>(p * 3 + c)] - mean) / std::sqrt(var + 1e-3) * scale[c] + offset[c];
+      EXPECT_NEAR(got[static_cast<size_t>(p * 3 + c)], want, 1e-5) << "channel " << c << " position " << p;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kiln
