@@ -18,7 +18,7 @@ Status ReferenceStep::run(ExecContext& ctx) const {
   if (out->bytes() != static_cast<size_t>(shape_elements(out_shape_)) * sizeof(float))
     return internal_error("step '" + name + "' (" + kind + ") produced shape " + shape_to_string(out->shape()) +
                           ", the plan expects " + shape_to_string(out_shape_));
-  std::memcpy(ctx.ptr(writes[0]), out->raw(), out->bytes());
+  if (out->bytes() > 0) std::memcpy(ctx.ptr(writes[0]), out->raw(), out->bytes());  // an empty tensor has no storage
   return Status::ok();
 }
 
