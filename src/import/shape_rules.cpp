@@ -36,4 +36,14 @@ Expected<Shape> reshaped_shape(const Shape& x, const std::vector<int64_t>& spec,
   return out;
 }
 
+SliceAttrs axis_slice(const Shape& x, int64_t axis, int64_t start, int64_t end) {
+  SliceAttrs a;
+  a.starts.assign(x.size(), 0);
+  a.ends = x;
+  a.steps.assign(x.size(), 1);
+  a.starts[static_cast<size_t>(axis)] = start;
+  a.ends[static_cast<size_t>(axis)] = end;
+  return a;
+}
+
 }  // namespace kiln

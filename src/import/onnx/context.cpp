@@ -144,7 +144,7 @@ Status NodeContext::output(size_t out, const std::string& operand) {
     imp_.bind_value(dst, *v);
     return Status::ok();
   }
-  return bad("operand '" + operand + "' is not produced by any earlier node");
+  return bad("'" + operand + "' is not produced by any earlier node");
 }
 
 Expected<Shape> NodeContext::operand_shape(const std::string& operand) const {
@@ -160,19 +160,8 @@ Status NodeContext::set_const(size_t out, Tensor value) {
 }
 
 Status NodeContext::alias(size_t out, size_t in) {
-  if (static_cast<int>(out) >= node_.output_size()) return bad("missing output " + std::to_string(out));
   if (!has_input(in)) return bad("input " + std::to_string(in) + " is missing");
-  const std::string& src = node_.input(static_cast<int>(in));
-  const std::string& dst = node_.output(static_cast<int>(out));
-  if (const Tensor* t = imp_.constant(src)) {
-    imp_.bind_const(dst, *t);
-    return Status::ok();
-  }
-  if (auto v = imp_.value(src)) {
-    imp_.bind_value(dst, *v);
-    return Status::ok();
-  }
-  return bad("input '" + src + "' is not produced by any earlier node");
+  return output(out, input_name(in));
 }
 
 Status NodeContext::fail(const std::string& what) const {

@@ -226,14 +226,8 @@ Status translate_split(NodeContext& c) {
   if (total != dim) return c.bad("split sizes add up to " + std::to_string(total) + ", not the axis's " + std::to_string(dim));
   int64_t start = 0;
   for (int64_t i = 0; i < outputs; ++i) {
-    SliceAttrs a;
-    a.starts.assign(x.size(), 0);
-    a.ends = x;
-    a.steps.assign(x.size(), 1);
-    a.starts[axis] = start;
-    a.ends[axis] = start + sizes[i];
+    KILN_ASSIGN_OR_RETURN(std::string part, c.step(axis_slice(x, axis, start, start + sizes[i]), {c.input_name(0)}, "part"));
     start += sizes[i];
-    KILN_ASSIGN_OR_RETURN(std::string part, c.step(a, {c.input_name(0)}, "part"));
     KILN_RETURN_IF_ERROR(c.output(static_cast<size_t>(i), part));
   }
   return Status::ok();
@@ -361,9 +355,9 @@ void register_tensor_ops(OpTable& t) {
   t["Hardmax"] = softmax(SoftmaxKind::kHardmax);
   t["Split"] = translate_split;
   t["DepthToSpace"] = translate_depth_to_space;
+  t["SpaceToDepth"] = translate_space_to_depth;
   t["Tile"] = translate_tile;
   t["Expand"] = translate_expand;
-  t["SpaceToDepth"] = translate_space_to_depth;
   t["Gemm"] = translate_gemm;
   t["MatMul"] = translate_matmul;
 }

@@ -1,10 +1,12 @@
 // Shape arithmetic Keras and TensorFlow emit around resizes and transposed convolutions:
 // Shape, StridedSlice, Slice, Pack, Cast, Fill, Range. Shapes are static in kiln, so these
-// fold to constants; StridedSlice, Slice and Pack also work on run-time tensors.
+// fold to constants; StridedSlice, Slice and Pack also work on run-time tensors. Also Split and
+// SplitV.
 #include <cmath>
 
 #include "import/tf/importer.h"
 #include "core/status_macros.h"
+#include "import/shape_rules.h"
 
 namespace kiln::tf_import {
 namespace {
@@ -215,14 +217,9 @@ Status translate_split(NodeContext& c, bool sized) {
   const int64_t axis = kiln_axis(tf_axis, layout);
   int64_t start = 0;
   for (int64_t k = 0; k < parts; ++k) {
-    SliceAttrs a;
-    a.starts.assign(ks.size(), 0);
-    a.ends = ks;
-    a.steps.assign(ks.size(), 1);
-    a.starts[static_cast<size_t>(axis)] = start;
-    a.ends[static_cast<size_t>(axis)] = start + sizes[static_cast<size_t>(k)];
-    start += sizes[static_cast<size_t>(k)];
-    KILN_ASSIGN_OR_RETURN(Operand part, c.compute(a, {x}, "/part" + std::to_string(k)));
+    const int64_t size = sizes[static_cast<size_t>(k)];
+    KILN_ASSIGN_OR_RETURN(Operand part, c.compute(axis_slice(ks, axis, start, start + size), {x}, "/part" + std::to_string(k)));
+    start += size;
     KILN_RETURN_IF_ERROR(c.bind(static_cast<size_t>(k), part, layout));
   }
   return Status::ok();
