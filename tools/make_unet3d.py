@@ -10,8 +10,8 @@ Layout, with base width B, one input channel and LEVELS levels (default 3):
            trilinear Upsample x2 and Conv3d 1x1x1 halving it), concat([skip, up]), the block
   head     Conv3d 1x1x1 -> CLASSES channels; Sigmoid for one class, Softmax over channels else
 
-BatchNorm runs in eval mode with running statistics drawn at random (so that it is not the
-identity). Writes DIR/model.onnx and, unless --no-reference, DIR/input.npy (float32 uniform
+Convolutions start He-initialised (so that the output varies); BatchNorm runs in eval mode
+with running statistics drawn at random (so that it is not the identity). Writes DIR/model.onnx and, unless --no-reference, DIR/input.npy (float32 uniform
 [0,1), NCDHW) and DIR/expected.npy (PyTorch's float32 output). Reruns with the same arguments
 write identical files; --seed changes only the weights (the same architecture).
 
@@ -96,6 +96,11 @@ def main():
     torch.manual_seed(a.seed)
     net = UNet3D(a.width, a.levels, a.classes, a.upsample)
     for m in net.modules():
+        # He initialisation keeps the activations' spread through the ReLU layers (PyTorch's
+        # default shrinks it layer by layer, and the output would be nearly constant: a weak
+        # reference to compare against).
+        if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
         if isinstance(m, nn.BatchNorm3d):
             m.running_mean.uniform_(-0.2, 0.2)
             m.running_var.uniform_(0.5, 1.5)
