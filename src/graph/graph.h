@@ -40,6 +40,7 @@ enum class WeightLayout : uint8_t {
 };
 enum class WeightRole : uint8_t {
   kUnknown, kKernel, kDepthwiseKernel, kPointwiseKernel, kBias, kGamma, kBeta, kMovingMean, kMovingVariance,
+  kAlpha,  // PReLU's slopes
 };
 struct WeightOrigin {
   WeightLayout layout = WeightLayout::kUnknown;

@@ -134,6 +134,11 @@ Status LayerCall::require_channels_last() const {
   return Status::ok();
 }
 
+Expected<int> LayerCall::one_input_of_any_rank() const {
+  if (inputs.size() != 1) return bad("takes one input, is given " + std::to_string(inputs.size()));
+  return inputs[0];
+}
+
 Expected<int> LayerCall::one_input() const {
   if (inputs.size() != 1) return bad("takes one input, is given " + std::to_string(inputs.size()));
   if (b.shape(inputs[0]).size() != 4)

@@ -79,7 +79,8 @@ class LayerCall {
   // {top, left, bottom, right}.
   Expected<Spatial> sides_of(const char* key) const;
   Status require_channels_last() const;
-  Expected<int> one_input() const;
+  Expected<int> one_input() const;                // an image (4-D, held NCHW)
+  Expected<int> one_input_of_any_rank() const;    // a flat tensor too (heads: Flatten, Dense)
 
   // A node named base() + suffix reading `ins`. Its source_op is the layer's class for the
   // call's first node and class + suffix for the others ("SeparableConv2D/pointwise",

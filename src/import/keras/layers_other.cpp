@@ -1,5 +1,6 @@
-// Keras layers other than convolutions: pooling, upsampling, merges, activations, batch
-// normalization, padding and cropping, and the layers inference skips (Dropout & co).
+// Keras layers other than convolutions: pooling, upsampling, merges, activations (PReLU too),
+// batch normalization, padding and cropping, the classification head's Flatten, Dense and
+// Reshape, and the layers inference skips (Dropout & co).
 // Every tensor is NCHW here (see builder.h); NHWC axes in configs are mapped onto it.
 #include "import/keras/builder.h"
 #include "core/status_macros.h"
@@ -90,7 +91,7 @@ Expected<int> merge(LayerCall& c, BinaryKind kind) {
 }
 
 Expected<int> activation_layer(LayerCall& c) {
-  KILN_ASSIGN_OR_RETURN(int x, c.one_input());
+  KILN_ASSIGN_OR_RETURN(int x, c.one_input_of_any_rank());
   return c.apply_config_activation(x);
 }
 
@@ -120,6 +121,89 @@ Expected<int> elu_layer(LayerCall& c) {
   KILN_ASSIGN_OR_RETURN(int x, c.one_input());
   KILN_ASSIGN_OR_RETURN(float alpha, c.float_of("alpha", 1.0f));
   return c.add(UnaryAttrs{UnaryKind::kElu, alpha}, {x}, "/elu");
+}
+
+// PReLU: alpha has the input's shape without the batch, Keras order ([H, W, C] for images),
+// size 1 along shared_axes; for kiln's NCHW it is transposed to [C, H, W].
+Expected<int> prelu_layer(LayerCall& c) {
+  KILN_ASSIGN_OR_RETURN(int x, c.one_input_of_any_rank());
+  const Shape xs = c.b.shape(x);
+  Shape keras_in(xs.begin() + 1, xs.end());  // without the batch
+  if (xs.size() == 4) keras_in = {xs[2], xs[3], xs[1]};
+  const nlohmann::json shared = c.layer.config.value("shared_axes", nlohmann::json());
+  if (shared.is_array())
+    for (const auto& a : shared) {
+      if (!a.is_number_integer() || a.get<int64_t>() < 1 || a.get<int64_t>() > static_cast<int64_t>(keras_in.size()))
+        return c.bad("shared_axes holds " + a.dump() + ", not an axis of the input");
+      keras_in[static_cast<size_t>(a.get<int64_t>() - 1)] = 1;
+    }
+  KILN_ASSIGN_OR_RETURN(int alpha, c.b.weight(c.name(), WeightRole::kAlpha, WeightLayout::kAsIs, keras_in, c.where()));
+  if (xs.size() == 4) {
+    KILN_ASSIGN_OR_RETURN(alpha, c.add(TransposeAttrs{{2, 0, 1}}, {alpha}, "/alpha_chw"));
+  }
+  return c.add(BinaryAttrs{BinaryKind::kPRelu}, {x, alpha}, "/prelu");
+}
+
+// Flatten: Keras flattens channels last, so an image held as NCHW is laid out NHWC first.
+Expected<int> flatten_layer(LayerCall& c) {
+  KILN_ASSIGN_OR_RETURN(int x, c.one_input_of_any_rank());
+  const Shape xs = c.b.shape(x);
+  if (xs.size() <= 2) return x;
+  if (xs.size() == 4) {
+    KILN_ASSIGN_OR_RETURN(x, c.add(TransposeAttrs{{0, 2, 3, 1}}, {x}, "/channels_last"));
+  }
+  return c.add(ReshapeAttrs{{xs[0], shape_elements(xs) / std::max<int64_t>(xs[0], 1)}}, {x}, "/flatten");
+}
+
+// Reshape to target_shape (without the batch, Keras order; one -1 inferred); an image
+// result is held as NCHW again.
+Expected<int> reshape_layer(LayerCall& c) {
+  KILN_ASSIGN_OR_RETURN(int x, c.one_input_of_any_rank());
+  const Shape xs = c.b.shape(x);
+  const nlohmann::json target = c.layer.config.value("target_shape", nlohmann::json());
+  if (!target.is_array() || target.empty()) return c.bad("target_shape must be a list of sizes");
+  Shape spec = {xs[0]};
+  for (const auto& d : target) {
+    if (!d.is_number_integer()) return c.bad("target_shape holds " + d.dump() + ", not a size");
+    spec.push_back(d.get<int64_t>());
+  }
+  if (xs.size() == 4) {
+    KILN_ASSIGN_OR_RETURN(x, c.add(TransposeAttrs{{0, 2, 3, 1}}, {x}, "/channels_last"));
+  }
+  const Shape from = c.b.shape(x);
+  int64_t known = 1, unknown = -1;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == -1 && unknown < 0) unknown = static_cast<int64_t>(i);
+    else if (spec[i] < 0) return c.bad("target_shape holds a negative size other than one -1");
+    else known *= spec[i];
+  }
+  if (unknown >= 0 && known > 0) spec[static_cast<size_t>(unknown)] = shape_elements(from) / known;
+  if (shape_elements(spec) != shape_elements(from))
+    return c.bad("cannot reshape " + shape_to_string(from) + " to " + shape_to_string(spec));
+  KILN_ASSIGN_OR_RETURN(int y, c.add(ReshapeAttrs{spec}, {x}, "/reshape"));
+  if (spec.size() == 4) return c.add(TransposeAttrs{{0, 3, 1, 2}}, {y}, "/channels_first");
+  return y;
+}
+
+// Dense on a flat [N, F] tensor: x @ kernel [F, units] + bias, then the activation.
+Expected<int> dense_layer(LayerCall& c) {
+  KILN_ASSIGN_OR_RETURN(int x, c.one_input_of_any_rank());
+  const Shape xs = c.b.shape(x);
+  if (xs.size() != 2)
+    return c.fail("Dense on a tensor of rank " + std::to_string(xs.size()) + " is not supported (kiln reads it after Flatten)");
+  KILN_ASSIGN_OR_RETURN(int64_t units, c.int_of("units", 0));
+  if (units < 1) return c.bad("units must be positive");
+  KILN_ASSIGN_OR_RETURN(int kernel, c.b.weight(c.name(), WeightRole::kKernel, WeightLayout::kAsIs, {xs[1], units}, c.where()));
+  MatMulAttrs a;
+  std::vector<int> ins = {x, kernel};
+  KILN_ASSIGN_OR_RETURN(bool use_bias, c.bool_of("use_bias", true));
+  if (use_bias) {
+    KILN_ASSIGN_OR_RETURN(int b, c.b.weight(c.name(), WeightRole::kBias, WeightLayout::kAsIs, {units}, c.where()));
+    ins.push_back(b);
+    a.has_c = true;
+  }
+  KILN_ASSIGN_OR_RETURN(int y, c.add(a, ins, "/dense"));
+  return c.apply_config_activation(y);
 }
 
 Expected<int> softmax_layer(LayerCall& c) {
@@ -197,6 +281,10 @@ void register_other_layers(LayerTable& t) {
   t["LeakyReLU"] = leaky_relu_layer;
   t["ELU"] = elu_layer;
   t["Softmax"] = softmax_layer;
+  t["PReLU"] = prelu_layer;
+  t["Flatten"] = flatten_layer;
+  t["Reshape"] = reshape_layer;
+  t["Dense"] = dense_layer;
   t["BatchNormalization"] = batch_norm;
   t["ZeroPadding2D"] = zero_padding;
   t["Cropping2D"] = cropping;

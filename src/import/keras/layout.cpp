@@ -72,6 +72,7 @@ const char* weight_role_variable(WeightRole role) {
     case WeightRole::kBeta: return "beta";
     case WeightRole::kMovingMean: return "moving_mean";
     case WeightRole::kMovingVariance: return "moving_variance";
+    case WeightRole::kAlpha: return "alpha";
   }
   return "";
 }

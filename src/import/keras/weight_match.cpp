@@ -53,6 +53,7 @@ const char* role_text(WeightRole r) {
     case WeightRole::kBeta: return "a batch-norm beta";
     case WeightRole::kMovingMean: return "a batch-norm moving mean";
     case WeightRole::kMovingVariance: return "a batch-norm moving variance";
+    case WeightRole::kAlpha: return "a PReLU's slopes";
     case WeightRole::kUnknown: break;
   }
   return "a weight";
