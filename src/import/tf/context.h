@@ -145,6 +145,7 @@ void register_pool_ops(OpTable& t);
 void register_elementwise_ops(OpTable& t);
 void register_tensor_ops(OpTable& t);
 void register_shape_ops(OpTable& t);
+void register_quantized_ops(OpTable& t);
 const OpTable& op_table();
 
 // A TensorFlow TensorProto as a kiln Tensor: floating types become float32 (float64 stays),

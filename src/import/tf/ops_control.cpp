@@ -96,6 +96,7 @@ const OpTable& op_table() {
     register_elementwise_ops(t);
     register_tensor_ops(t);
     register_shape_ops(t);
+    register_quantized_ops(t);
     return t;
   }();
   return table;

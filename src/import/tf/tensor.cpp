@@ -1,6 +1,7 @@
 // TensorFlow TensorProto -> kiln Tensor: tensor_content (raw little-endian bytes) or the
 // typed *_val fields, where fewer values than elements repeat the last one (TensorFlow's
-// rule, used for splat constants such as a zero bias).
+// rule, used for splat constants such as a zero bias). Quantized types (qint8, quint8, ...) read
+// as their integers; Dequantize (ops_quantized.cpp) gives them their float values.
 #include <cmath>
 #include <cstring>
 
@@ -30,10 +31,11 @@ float bfloat16_to_float(uint16_t b) {
 // Bytes per element of a TensorFlow dtype as stored in tensor_content; 0 if unsupported.
 size_t tf_size(int dt) {
   switch (dt) {
-    case tf::DT_FLOAT: case tf::DT_INT32: case tf::DT_UINT32: return 4;
+    case tf::DT_FLOAT: case tf::DT_INT32: case tf::DT_UINT32: case tf::DT_QINT32: return 4;
     case tf::DT_DOUBLE: case tf::DT_INT64: case tf::DT_UINT64: return 8;
-    case tf::DT_HALF: case tf::DT_BFLOAT16: case tf::DT_INT16: case tf::DT_UINT16: return 2;
-    case tf::DT_INT8: case tf::DT_UINT8: case tf::DT_BOOL: return 1;
+    case tf::DT_HALF: case tf::DT_BFLOAT16: case tf::DT_INT16: case tf::DT_UINT16:
+    case tf::DT_QINT16: case tf::DT_QUINT16: return 2;
+    case tf::DT_INT8: case tf::DT_UINT8: case tf::DT_BOOL: case tf::DT_QINT8: case tf::DT_QUINT8: return 1;
     default: return 0;
   }
 }
@@ -127,13 +129,13 @@ Expected<Tensor> tensor_from_proto(const tf::TensorProto& t) {
   if (has_raw) {
     for (size_t i = 0; i < n; ++i) {
       switch (dt) {
-        case tf::DT_INT32: v[i] = load<int32_t>(raw, i); break;
+        case tf::DT_INT32: case tf::DT_QINT32: v[i] = load<int32_t>(raw, i); break;
         case tf::DT_UINT32: v[i] = load<uint32_t>(raw, i); break;
         case tf::DT_INT64: v[i] = load<int64_t>(raw, i); break;
         case tf::DT_UINT64: v[i] = static_cast<int64_t>(load<uint64_t>(raw, i)); break;
-        case tf::DT_INT16: v[i] = load<int16_t>(raw, i); break;
-        case tf::DT_UINT16: v[i] = load<uint16_t>(raw, i); break;
-        case tf::DT_INT8: v[i] = load<int8_t>(raw, i); break;
+        case tf::DT_INT16: case tf::DT_QINT16: v[i] = load<int16_t>(raw, i); break;
+        case tf::DT_UINT16: case tf::DT_QUINT16: v[i] = load<uint16_t>(raw, i); break;
+        case tf::DT_INT8: case tf::DT_QINT8: v[i] = load<int8_t>(raw, i); break;
         default: v[i] = load<uint8_t>(raw, i); break;
       }
     }

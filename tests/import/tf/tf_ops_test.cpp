@@ -3,6 +3,7 @@
 // strided-slice masks, shape ops after NHWC ops, resize coordinate modes, padding, reductions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "import/import.h"
@@ -372,6 +373,114 @@ TEST(TfOps, FusedBatchNormInTrainingModeUsesBatchStatistics) {
       EXPECT_NEAR(got[static_cast<size_t>(p * 3 + c)], want, 1e-5) << "channel " << c << " position " << p;
     }
   }
+}
+
+// A quantized constant as graph_transforms' quantize_weights writes it: quint8 values with
+// their float range, read through Dequantize (mode MIN_FIRST). The test quantizes float
+// weights by TensorFlow's FloatToQuantized rule; kiln's result must equal the same graph with
+// the dequantized floats (computed here by TensorFlow's QuantizedToFloat) as float constants,
+// and be within half a quantization step per weight of the graph with the original floats.
+// qint8 in MIN_COMBINED and SCALED with a range per output channel (axis 3) is checked the
+// same way on the bias.
+tf::NodeDef* add_quantized_const(tf::GraphDef& g, const std::string& name, const Shape& shape, tf::DataType dt,
+                                 const std::vector<int64_t>& q) {
+  tf::NodeDef* n = add_node(g, name, "Const");
+  set_type(n, "dtype", dt);
+  tf::TensorProto* t = (*n->mutable_attr())["value"].mutable_tensor();
+  t->set_dtype(dt);
+  for (int64_t d : shape) t->mutable_tensor_shape()->add_dim()->set_size(d);
+  std::string raw;
+  for (int64_t v : q) raw.push_back(static_cast<char>(static_cast<uint8_t>(v & 0xff)));
+  t->set_tensor_content(raw);
+  return n;
+}
+
+TEST(TfOps, QuantizedConstantsDequantizeAsTensorFlowDoes) {
+  const Shape ks = {3, 3, 2, 4};
+  const std::vector<float> kernel = iota_values(72, 0.07f, -0.5f);  // within [-0.5, 0.62]
+  const float lo = -0.5f, hi = 0.7f;
+  // TensorFlow's FloatToQuantized / QuantizedToFloat for quint8 (quantization_utils.h).
+  const double steps = 256.0, scale = (hi - lo) * (steps / (steps - 1.0)) / steps;
+  const double lo_rounded = std::round(lo / static_cast<float>(scale)) * static_cast<float>(scale);
+  std::vector<int64_t> q(kernel.size());
+  std::vector<float> dequantized(kernel.size());
+  for (size_t i = 0; i < kernel.size(); ++i) {
+    q[i] = std::clamp<int64_t>(std::llround((kernel[i] - lo_rounded) / scale), 0, 255);
+    dequantized[i] = static_cast<float>(lo_rounded + static_cast<double>(q[i]) * scale);
+    ASSERT_LE(std::abs(dequantized[i] - kernel[i]), scale / 2 + 1e-6) << i;
+  }
+  // qint8 biases: MIN_COMBINED over [-0.3, 0.3] and SCALED with a range per channel.
+  const std::vector<int64_t> qb = {-128, -1, 0, 127};
+  const std::vector<float> per_lo = {-0.2f, -0.4f, -0.1f, -1.0f}, per_hi = {0.3f, 0.4f, 0.2f, 0.5f};
+  std::vector<float> bias_combined(4), bias_scaled(4);
+  for (size_t i = 0; i < 4; ++i) {
+    bias_combined[i] = static_cast<float>(-0.3 + (static_cast<double>(qb[i]) + 128.0) * 0.6 / 255.0);
+    const float s = std::max(per_lo[i] / -128.0f, per_hi[i] / 127.0f);
+    bias_scaled[i] = static_cast<float>(qb[i]) * s;
+  }
+
+  auto graph = [&](bool quantized, const std::vector<float>& k) {
+    tf::GraphDef g;
+    add_placeholder(g, "x");
+    if (quantized) {
+      add_quantized_const(g, "kq", ks, tf::DT_QUINT8, q);
+      add_const(g, "kq/min", {}, {lo});
+      add_const(g, "kq/max", {}, {hi});
+      tf::NodeDef* d = add_node(g, "k", "Dequantize", {"kq", "kq/min", "kq/max"});
+      set_type(d, "T", tf::DT_QUINT8);
+      set_s(d, "mode", "MIN_FIRST");
+      add_quantized_const(g, "bq", {4}, tf::DT_QINT8, qb);
+      add_const(g, "bq/min", {}, {-0.3f});
+      add_const(g, "bq/max", {}, {0.3f});
+      tf::NodeDef* b1 = add_node(g, "b1", "Dequantize", {"bq", "bq/min", "bq/max"});
+      set_type(b1, "T", tf::DT_QINT8);
+      add_const(g, "bq/mins", {4}, per_lo);
+      add_const(g, "bq/maxs", {4}, per_hi);
+      tf::NodeDef* b2 = add_node(g, "b2", "Dequantize", {"bq", "bq/mins", "bq/maxs"});
+      set_type(b2, "T", tf::DT_QINT8);
+      set_s(b2, "mode", "SCALED");
+      (*b2->mutable_attr())["axis"].set_i(0);
+    } else {
+      add_const(g, "k", ks, k);
+      add_const(g, "b1", {4}, bias_combined);
+      add_const(g, "b2", {4}, bias_scaled);
+    }
+    tf::NodeDef* conv = add_node(g, "conv", "Conv2D", {"x", "k"});
+    set_s(conv, "padding", "SAME");
+    set_ints(conv, "strides", {1, 1, 1, 1});
+    add_node(g, "y1", "BiasAdd", {"conv", "b1"});
+    add_node(g, "y", "BiasAdd", {"y1", "b2"});
+    return g;
+  };
+  const Tensor x = Tensor::from_floats({1, 5, 5, 2}, iota_values(50, 0.2f, -1.5f));
+  auto got = run_graph(graph(true, {}), "quantized.pb", x);
+  ASSERT_TRUE(got) << got.error().message();
+  auto same = run_graph(graph(false, dequantized), "dequantized.pb", x);
+  ASSERT_TRUE(same) << same.error().message();
+  auto original = run_graph(graph(false, kernel), "original.pb", x);
+  ASSERT_TRUE(original) << original.error().message();
+  EXPECT_LE(testing::max_abs_diff((*got)[0], (*same)[0]), 1e-6);
+  // Each output sums 18 products: at most 18 * max|x| * scale / 2 away from the float graph.
+  float max_x = 0;
+  for (float v : x.to_f32()) max_x = std::max(max_x, std::abs(v));
+  const double d = testing::max_abs_diff((*got)[0], (*original)[0]);
+  EXPECT_LE(d, 18 * max_x * scale / 2 + 1e-5);
+  EXPECT_GT(d, 0.0) << "quantization changes the weights, so the result";
+}
+
+TEST(TfOps, DequantizeErrorsNameTheNode) {
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_quantized_const(g, "kq", {4}, tf::DT_QUINT8, {0, 1, 2, 3});
+  add_const(g, "lo", {2}, {0.0f, 0.0f});
+  add_const(g, "hi", {}, {1.0f});
+  tf::NodeDef* d = add_node(g, "deq", "Dequantize", {"kq", "lo", "hi"});
+  set_type(d, "T", tf::DT_QUINT8);
+  add_node(g, "y", "BiasAdd", {"x", "deq"});
+  auto m = run_graph(g, "bad_range.pb", Tensor::from_floats({1, 1, 1, 4}, {0, 0, 0, 0}));
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message().find("node 'deq' (Dequantize)"), std::string::npos) << m.error().message();
+  EXPECT_NE(m.error().message().find("must be scalars"), std::string::npos) << m.error().message();
 }
 
 }  // namespace
