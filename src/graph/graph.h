@@ -37,6 +37,7 @@ enum class WeightLayout : uint8_t {
   kHwoiToIohw,      // transposed-convolution kernel [kh,kw,co,ci] -> [ci,co,kh,kw]
   kOnes,            // not in the file: the importer made it all ones (batch norm with scale=False)
   kZeros,           // not in the file: all zeros (batch norm with center=False)
+  kIoToOi11,        // Dense kernel [ci,co] applied to an image's channels -> 1x1 convolution [co,ci,1,1]
 };
 enum class WeightRole : uint8_t {
   kUnknown, kKernel, kDepthwiseKernel, kPointwiseKernel, kBias, kGamma, kBeta, kMovingMean, kMovingVariance,

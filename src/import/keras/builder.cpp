@@ -21,31 +21,40 @@ Expected<int> Builder::add(const std::string& name, const std::string& source_op
   return out_.graph.add_node(name, source_op, std::move(attrs), std::move(ins), *shape, name);
 }
 
-Expected<int> Builder::weight(const std::string& layer, WeightRole role, WeightLayout layout, const Shape& keras_shape,
+Expected<int> Builder::weight(const KerasLayer& layer, WeightRole role, WeightLayout layout, const Shape& keras_shape,
                               const std::string& where) {
   const std::string var = weight_role_variable(role);
-  const KerasLayerWeights* lw = file_.find_layer(layer);
-  if (!lw) return invalid_model(where + ": the file holds no weights for this layer (no group '" + layer + "')");
+  const std::string& group = layer.weight_group.empty() ? layer.name : layer.weight_group;
+  const KerasLayerWeights* lw = file_.find_layer(group);
+  if (!lw) return invalid_model(where + ": the file holds no weights for this layer (no group '" + group + "')");
+  // Inside a nested model's group, this layer's datasets: "<scope>/kernel:0" (TensorFlow may
+  // prefix the model's name: "backbone/<scope>/kernel:0").
+  auto in_scope = [&](const std::string& n) {
+    if (layer.weight_scope.empty()) return true;
+    const std::string s = layer.weight_scope + "/";
+    return n.rfind(s, 0) == 0 || n.find("/" + s) != std::string::npos;
+  };
   size_t found = lw->names.size();
-  for (size_t i = 0; i < lw->names.size(); ++i)
+  std::string have;
+  for (size_t i = 0; i < lw->names.size(); ++i) {
+    if (!in_scope(lw->names[i])) continue;
     if (keras_variable(lw->names[i]) == var) found = i;
-  if (found == lw->names.size()) {
-    std::string have;
-    for (const std::string& n : lw->names) have += (have.empty() ? "'" : ", '") + n + "'";
+    have += (have.empty() ? "'" : ", '") + lw->names[i] + "'";
+  }
+  if (found == lw->names.size())
     return invalid_model(where + ": the file has no weight '" + var + "' for this layer (it has " +
                          (have.empty() ? std::string("none") : have) + ")");
-  }
   const std::string& dataset = lw->names[found];
   const Tensor& t = lw->values[found];
   if (t.shape() != keras_shape)
     return invalid_model(where + ": weight '" + dataset + "' has shape " + shape_to_string(t.shape()) +
                          ", the layer's config and input need " + shape_to_string(keras_shape));
-  std::string key = layer + "\n" + dataset;
+  std::string key = group + "\n" + dataset;
   if (auto it = weight_values_.find(key); it != weight_values_.end()) return it->second;
   // Named by the dataset ("conv2d_7/kernel:0") so that other Keras files bind by name; a
   // clash (Keras 3 may name weights just "kernel") falls back to "layer/dataset".
   std::string name = dataset;
-  if (out_.weights.tensors.count(name) || out_.graph.find_value(name)) name = layer + "/" + dataset;
+  if (out_.weights.tensors.count(name) || out_.graph.find_value(name)) name = group + "/" + dataset;
   KILN_ASSIGN_OR_RETURN(Tensor k, to_kiln_layout(t, layout));
   int id = out_.graph.add_weight(name, DType::kF32, k.shape());
   out_.graph.values[id].origin = {layout, role};

@@ -36,7 +36,7 @@ class Builder {
                     const std::string& where);
   // The weight of `layer` for `role`, checked against `keras_shape` (the file's layout),
   // stored re-laid out by `layout`; one graph value per dataset, shared by repeated calls.
-  Expected<int> weight(const std::string& layer, WeightRole role, WeightLayout layout, const Shape& keras_shape,
+  Expected<int> weight(const KerasLayer& layer, WeightRole role, WeightLayout layout, const Shape& keras_shape,
                        const std::string& where);
   // A weight the file does not hold (batch norm without scale or center): ones or zeros.
   Expected<int> made_weight(const std::string& layer, WeightRole role, WeightLayout layout, const Shape& shape);

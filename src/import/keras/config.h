@@ -25,7 +25,11 @@ struct TensorRef {
 };
 
 struct KerasLayer {
-  std::string class_name, name;
+  std::string class_name, name;  // a layer of a nested model: "outer/inner"
+  // Where its weights are: the file's group for the layer (a nested model's layers: the
+  // outermost model's group) and, inside it, the datasets under "<weight_scope>/" (the
+  // layer's own name; empty: every dataset of the group).
+  std::string weight_group, weight_scope;
   nlohmann::json config;                      // the layer's "config" object
   std::vector<std::vector<TensorRef>> calls;  // the inputs of each call (InputLayer: none)
 };
@@ -34,8 +38,13 @@ struct ModelConfig {
   std::string class_name;  // "Functional", "Model" or "Sequential"
   std::vector<KerasLayer> layers;
   std::vector<TensorRef> inputs, outputs;
+  std::vector<std::string> output_names;  // as Keras names them (a nested model's output: its name)
 };
 
+// Layers that are models themselves (Functional, Model, Sequential: a backbone, a decoder
+// built separately) are inlined: their layers become "outer/inner" layers, calls of the
+// nested model become calls of its layers, one per call of the model (a model applied twice
+// shares its weights as a shared layer does).
 // `where` (the file's path) prefixes errors. Never throws.
 Expected<ModelConfig> parse_model_config(const std::string& json, const std::string& where);
 

@@ -150,10 +150,8 @@ class Importer {
     const LayerTable& table = layer_table();
     auto it = table.find(l.class_name);
     if (it == table.end()) {
-      std::string why = l.class_name == "Functional" || l.class_name == "Model" || l.class_name == "Sequential"
-                            ? "a nested model is not supported; save the model flattened"
-                        : l.class_name == "Lambda" ? "Lambda layers hold Python code, which kiln cannot run"
-                                                   : "layer type is not supported by kiln";
+      std::string why = l.class_name == "Lambda" ? "Lambda layers hold Python code, which kiln cannot run"
+                                                 : "layer type is not supported by kiln";
       return unsupported(where() + ": layer '" + l.name + "' (" + l.class_name + "): " + why);
     }
     std::vector<int> ins;
@@ -174,10 +172,11 @@ class Importer {
   Status mark_outputs() {
     std::vector<std::pair<int, std::string>> outs;  // NCHW value, display name
     if (options_.outputs.empty()) {
-      for (const TensorRef& r : cfg_.outputs) {
-        auto it = tensors_.find(r);
-        if (it == tensors_.end()) return invalid_model(where() + ": model output '" + r.layer + "' is never computed");
-        outs.emplace_back(it->second, r.node == 0 ? r.layer : r.layer + "_" + std::to_string(r.node));
+      for (size_t i = 0; i < cfg_.outputs.size(); ++i) {
+        auto it = tensors_.find(cfg_.outputs[i]);
+        if (it == tensors_.end())
+          return invalid_model(where() + ": model output '" + cfg_.output_names[i] + "' is never computed");
+        outs.emplace_back(it->second, cfg_.output_names[i]);
       }
     }
     for (const std::string& name : options_.outputs) {

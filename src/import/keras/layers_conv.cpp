@@ -49,7 +49,7 @@ Expected<int64_t> positive(const LayerCall& c, const char* key, int64_t def) {
 Status add_bias(LayerCall& c, int64_t channels, std::vector<int>& ins, bool& has_bias) {
   KILN_ASSIGN_OR_RETURN(bool use_bias, c.bool_of("use_bias", true));
   if (!use_bias) return Status::ok();
-  KILN_ASSIGN_OR_RETURN(int b, c.b.weight(c.name(), WeightRole::kBias, WeightLayout::kAsIs, {channels}, c.where()));
+  KILN_ASSIGN_OR_RETURN(int b, c.b.weight(c.layer, WeightRole::kBias, WeightLayout::kAsIs, {channels}, c.where()));
   ins.push_back(b);
   has_bias = true;
   return Status::ok();
@@ -69,7 +69,7 @@ Expected<int> conv2d(LayerCall& c) {
   a.group = groups;
   const Shape& xs = c.b.shape(x);
   KILN_ASSIGN_OR_RETURN(a.pads, window_pads(c, w.padding, {xs[2], xs[3]}, w.kernel, w.strides, w.dilations));
-  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.name(), WeightRole::kKernel, WeightLayout::kHwioToOihw,
+  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.layer, WeightRole::kKernel, WeightLayout::kHwioToOihw,
                                           {w.kernel[0], w.kernel[1], channels / groups, filters}, c.where()));
   std::vector<int> ins = {x, k};
   KILN_RETURN_IF_ERROR(add_bias(c, filters, ins, a.has_bias));
@@ -86,7 +86,7 @@ Expected<int> depthwise(LayerCall& c, int x, bool with_bias, const std::string& 
   ConvAttrs a = conv_attrs(w);
   a.group = channels;
   KILN_ASSIGN_OR_RETURN(a.pads, window_pads(c, w.padding, {xs[2], xs[3]}, w.kernel, w.strides, w.dilations));
-  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.name(), WeightRole::kDepthwiseKernel, WeightLayout::kHwcmToGrouped,
+  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.layer, WeightRole::kDepthwiseKernel, WeightLayout::kHwcmToGrouped,
                                           {w.kernel[0], w.kernel[1], channels, mult}, c.where()));
   std::vector<int> ins = {x, k};
   if (with_bias) KILN_RETURN_IF_ERROR(add_bias(c, channels * mult, ins, a.has_bias));
@@ -107,7 +107,7 @@ Expected<int> separable_conv2d(LayerCall& c) {
   KILN_ASSIGN_OR_RETURN(int d, depthwise(c, x, false, "/depthwise"));
   const int64_t mid = c.b.shape(d)[1];
   ConvAttrs a;  // 1x1, stride 1
-  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.name(), WeightRole::kPointwiseKernel, WeightLayout::kHwioToOihw,
+  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.layer, WeightRole::kPointwiseKernel, WeightLayout::kHwioToOihw,
                                           {1, 1, mid, filters}, c.where()));
   std::vector<int> ins = {d, k};
   KILN_RETURN_IF_ERROR(add_bias(c, filters, ins, a.has_bias));
@@ -149,7 +149,7 @@ Expected<int> conv2d_transpose(LayerCall& c) {
     a.pads[i] = fwd[0];
     a.pads[i + 2] = full - out - fwd[0];
   }
-  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.name(), WeightRole::kKernel, WeightLayout::kHwoiToIohw,
+  KILN_ASSIGN_OR_RETURN(int k, c.b.weight(c.layer, WeightRole::kKernel, WeightLayout::kHwoiToIohw,
                                           {w.kernel[0], w.kernel[1], filters, channels}, c.where()));
   std::vector<int> ins = {x, k};
   KILN_RETURN_IF_ERROR(add_bias(c, filters, ins, a.has_bias));

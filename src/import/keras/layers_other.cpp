@@ -137,7 +137,7 @@ Expected<int> prelu_layer(LayerCall& c) {
         return c.bad("shared_axes holds " + a.dump() + ", not an axis of the input");
       keras_in[static_cast<size_t>(a.get<int64_t>() - 1)] = 1;
     }
-  KILN_ASSIGN_OR_RETURN(int alpha, c.b.weight(c.name(), WeightRole::kAlpha, WeightLayout::kAsIs, keras_in, c.where()));
+  KILN_ASSIGN_OR_RETURN(int alpha, c.b.weight(c.layer, WeightRole::kAlpha, WeightLayout::kAsIs, keras_in, c.where()));
   if (xs.size() == 4) {
     KILN_ASSIGN_OR_RETURN(alpha, c.add(TransposeAttrs{{2, 0, 1}}, {alpha}, "/alpha_chw"));
   }
@@ -185,24 +185,39 @@ Expected<int> reshape_layer(LayerCall& c) {
   return y;
 }
 
-// Dense on a flat [N, F] tensor: x @ kernel [F, units] + bias, then the activation.
+// Dense on a flat [N, F] tensor: x @ kernel [F, units] + bias, then the activation. On an
+// image Keras applies the kernel to each pixel's channels (the last axis of NHWC): a 1x1
+// convolution over the NCHW tensor kiln holds, with the kernel re-laid out to [units, F, 1, 1].
 Expected<int> dense_layer(LayerCall& c) {
   KILN_ASSIGN_OR_RETURN(int x, c.one_input_of_any_rank());
   const Shape xs = c.b.shape(x);
-  if (xs.size() != 2)
-    return c.fail("Dense on a tensor of rank " + std::to_string(xs.size()) + " is not supported (kiln reads it after Flatten)");
+  if (xs.size() != 2 && xs.size() != 4)
+    return c.fail("Dense on a tensor of rank " + std::to_string(xs.size()) +
+                  " is not supported (kiln reads it on a flat tensor, after Flatten, or on an image's channels)");
   KILN_ASSIGN_OR_RETURN(int64_t units, c.int_of("units", 0));
   if (units < 1) return c.bad("units must be positive");
-  KILN_ASSIGN_OR_RETURN(int kernel, c.b.weight(c.name(), WeightRole::kKernel, WeightLayout::kAsIs, {xs[1], units}, c.where()));
-  MatMulAttrs a;
+  const bool image = xs.size() == 4;
+  const int64_t features = xs[1];  // NCHW: the channels
+  KILN_ASSIGN_OR_RETURN(int kernel, c.b.weight(c.layer, WeightRole::kKernel,
+                                               image ? WeightLayout::kIoToOi11 : WeightLayout::kAsIs,
+                                               {features, units}, c.where()));
   std::vector<int> ins = {x, kernel};
   KILN_ASSIGN_OR_RETURN(bool use_bias, c.bool_of("use_bias", true));
   if (use_bias) {
-    KILN_ASSIGN_OR_RETURN(int b, c.b.weight(c.name(), WeightRole::kBias, WeightLayout::kAsIs, {units}, c.where()));
-    ins.push_back(b);
-    a.has_c = true;
+    KILN_ASSIGN_OR_RETURN(int bias, c.b.weight(c.layer, WeightRole::kBias, WeightLayout::kAsIs, {units}, c.where()));
+    ins.push_back(bias);
   }
-  KILN_ASSIGN_OR_RETURN(int y, c.add(a, ins, "/dense"));
+  int y;
+  if (image) {
+    ConvAttrs a;
+    a.kernel = {1, 1};
+    a.has_bias = use_bias;
+    KILN_ASSIGN_OR_RETURN(y, c.add(a, ins, "/dense"));
+  } else {
+    MatMulAttrs a;
+    a.has_c = use_bias;
+    KILN_ASSIGN_OR_RETURN(y, c.add(a, ins, "/dense"));
+  }
   return c.apply_config_activation(y);
 }
 
@@ -225,7 +240,7 @@ Expected<int> batch_norm(LayerCall& c) {
   const Shape ch = {c.b.shape(x)[1]};
   auto param = [&](WeightRole role, bool present, WeightLayout made) -> Expected<int> {
     if (!present) return c.b.made_weight(c.name(), role, made, ch);
-    return c.b.weight(c.name(), role, WeightLayout::kAsIs, ch, c.where());
+    return c.b.weight(c.layer, role, WeightLayout::kAsIs, ch, c.where());
   };
   KILN_ASSIGN_OR_RETURN(int gamma, param(WeightRole::kGamma, scale, WeightLayout::kOnes));
   KILN_ASSIGN_OR_RETURN(int beta, param(WeightRole::kBeta, center, WeightLayout::kZeros));

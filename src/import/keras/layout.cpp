@@ -24,6 +24,11 @@ Expected<Tensor> to_kiln_layout(const Tensor& t, WeightLayout layout) {
   if (is_made_weight(layout)) return internal_error("a made weight has no file tensor to re-lay out");
   if (t.dtype() != DType::kF32) return invalid_argument("a kernel must be float32");
   const Shape& s = t.shape();
+  if (layout == WeightLayout::kIoToOi11) {
+    if (s.size() != 2) return invalid_argument("a Dense kernel must be 2-D, this one is " + shape_to_string(s));
+    KILN_ASSIGN_OR_RETURN(Tensor p, permute(t, {1, 0}));
+    return p.reshaped({s[1], s[0], 1, 1});
+  }
   if (s.size() != 4)
     return invalid_argument("a " + std::string(weight_layout_name(layout)) + " kernel must be 4-D, this one is " +
                             shape_to_string(s));
@@ -57,6 +62,7 @@ const char* weight_layout_name(WeightLayout layout) {
     case WeightLayout::kHwoiToIohw: return "HWOI->IOHW";
     case WeightLayout::kOnes: return "ones";
     case WeightLayout::kZeros: return "zeros";
+    case WeightLayout::kIoToOi11: return "IO->OI11";
   }
   return "?";
 }

@@ -1,9 +1,11 @@
 // The Keras layers of classification heads and reshaping segmentation outputs: PReLU (with and
-// without shared axes), Flatten, Dense and Reshape, in a .h5 written by the test, against the
-// network computed here in plain loops over NHWC arrays, as Keras defines the layers.
+// without shared axes), Flatten, Dense (on flat tensors and on images) and Reshape, in a .h5
+// written by the test, against the network computed here in plain loops over NHWC arrays, as
+// Keras defines the layers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "import/keras/keras_test_util.h"
 #include "kiln/model.h"
@@ -81,20 +83,51 @@ TEST(KerasHead, PReluFlattenDenseAndReshapeMatchKerasSemantics) {
   }
 }
 
-TEST(KerasHead, DenseOnAnImageIsRefusedNamingTheLayer) {
+// Dense on an image applies its kernel to each pixel's channels (Keras's last axis).
+TEST(KerasHead, DenseOnAnImageActsOnEachPixelsChannels) {
   ConfigBuilder c;
   c.input("input_1", {kS, kS, kC});
-  c.layer("Dense", "d", {{"units", 2}, {"activation", "linear"}, {"use_bias", false}}, {"input_1"});
+  c.layer("Dense", "d", {{"units", 2}, {"activation", "sigmoid"}, {"use_bias", true}}, {"input_1"});
   c.output("d");
   testing::Rand r(1);
+  const Tensor kernel = r.tensor({kC, 2}, -0.5f, 0.5f), bias = r.tensor({2}, -0.2f, 0.2f);
   const std::string path = temp_path("dense_image.h5");
-  write_keras_h5(path, c.dump(), group_by_layer({{"d/kernel:0", r.tensor({kC, 2})}}, {"input_1", "d"}), false, "2.3.0-tf");
+  write_keras_h5(path, c.dump(), group_by_layer({{"d/kernel:0", kernel}, {"d/bias:0", bias}}, {"input_1", "d"}), false,
+                 "2.3.0-tf");
+  ModelOptions opt;
+  opt.input_shapes["input_1"] = {kB, kS, kS, kC};
+  auto m = Model::load(path, opt);
+  ASSERT_TRUE(m) << m.error().message();
+  const Tensor x = r.tensor({kB, kS, kS, kC}, -1.0f, 1.0f);
+  auto got = m->run({x});
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_EQ((*got)[0].shape(), (Shape{kB, kS, kS, 2}));
+  const std::vector<float> xv = x.to_f32(), k = kernel.to_f32(), b = bias.to_f32(), y = (*got)[0].to_f32();
+  for (int64_t p = 0; p < kB * kS * kS; ++p)
+    for (int64_t u = 0; u < 2; ++u) {
+      double s = b[static_cast<size_t>(u)];
+      for (int64_t ch = 0; ch < kC; ++ch)
+        s += xv[static_cast<size_t>(p * kC + ch)] * k[static_cast<size_t>(ch * 2 + u)];
+      EXPECT_NEAR(y[static_cast<size_t>(p * 2 + u)], 1.0 / (1.0 + std::exp(-s)), 1e-5) << "pixel " << p << " unit " << u;
+    }
+}
+
+TEST(KerasHead, DenseOnASequenceIsRefusedNamingTheLayer) {
+  ConfigBuilder c;
+  c.input("input_1", {kS, kS, kC});
+  c.layer("Reshape", "rs", {{"target_shape", {kS * kS, kC}}}, {"input_1"});
+  c.layer("Dense", "d", {{"units", 2}, {"activation", "linear"}, {"use_bias", false}}, {"rs"});
+  c.output("d");
+  testing::Rand r(1);
+  const std::string path = temp_path("dense_sequence.h5");
+  write_keras_h5(path, c.dump(), group_by_layer({{"d/kernel:0", r.tensor({kC, 2})}}, {"input_1", "rs", "d"}), false,
+                 "2.3.0-tf");
   ModelOptions opt;
   opt.input_shapes["input_1"] = {1, kS, kS, kC};
   auto m = Model::load(path, opt);
   ASSERT_FALSE(m);
   EXPECT_NE(m.error().message().find("layer 'd' (Dense)"), std::string::npos) << m.error().message();
-  EXPECT_NE(m.error().message().find("after Flatten"), std::string::npos) << m.error().message();
+  EXPECT_NE(m.error().message().find("rank 3"), std::string::npos) << m.error().message();
 }
 
 }  // namespace
