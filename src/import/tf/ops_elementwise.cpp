@@ -1,5 +1,5 @@
 // TensorFlow element-wise ops: activations, arithmetic with NumPy broadcasting, BiasAdd,
-// FusedBatchNorm, Softmax. All keep the layout their input is held in.
+// FusedBatchNorm, Softmax/LogSoftmax, LRN. All keep the layout their input is held in.
 #include <algorithm>
 
 #include "import/tf/importer.h"
@@ -100,12 +100,28 @@ Status translate_square(NodeContext& c) {
   return c.emit(BinaryAttrs{BinaryKind::kMul}, {x, x}, l);
 }
 
-Status translate_softmax(NodeContext& c) {
+// Softmax and LogSoftmax: over TensorFlow's last axis.
+Status translate_softmax(NodeContext& c, SoftmaxKind kind) {
   KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
   if (xs.empty()) return c.bad("softmax of a scalar");
   Layout l = c.layout(0);
   KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, l));
-  return c.emit(SoftmaxAttrs{kiln_axis(static_cast<int64_t>(xs.size()) - 1, l)}, {x}, l);
+  return c.emit(SoftmaxAttrs{kiln_axis(static_cast<int64_t>(xs.size()) - 1, l), kind}, {x}, l);
+}
+
+// TensorFlow's LRN over the channels of NHWC data: x / (bias + alpha * sum of squares over
+// channels c - r .. c + r)^beta. kiln's LRN is ONNX's (alpha divided by the window's size),
+// so the window is 2r + 1 and alpha is scaled by it.
+Status translate_lrn(NodeContext& c) {
+  KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
+  if (xs.size() != 4) return c.fail("only 4-D NHWC input is supported");
+  const int64_t r = c.attr_int("depth_radius", 5);
+  if (r < 0) return c.bad("depth_radius must not be negative");
+  const int64_t size = 2 * r + 1;
+  LrnAttrs a{size, c.attr_float("alpha", 1.0f) * static_cast<float>(size), c.attr_float("beta", 0.5f),
+             c.attr_float("bias", 1.0f)};
+  KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, Layout::kNchw));
+  return c.emit(a, {x}, Layout::kNchw);
 }
 
 // is_training=true (as frozen graphs of some Keras versions carry it): normalised with the
@@ -174,6 +190,18 @@ void register_elementwise_ops(OpTable& t) {
   t["Abs"] = unary(UnaryKind::kAbs);
   t["Sqrt"] = unary(UnaryKind::kSqrt);
   t["Neg"] = unary(UnaryKind::kNeg);
+  t["Log"] = unary(UnaryKind::kLog);
+  t["Softplus"] = unary(UnaryKind::kSoftplus);
+  t["Softsign"] = unary(UnaryKind::kSoftsign);
+  // TensorFlow's fixed SELU constants (scale 1.0507..., alpha 1.6732...).
+  t["Selu"] = unary(UnaryKind::kSelu, 1.6732632423543772f, 1.0507009873554805f);
+  t["Erf"] = unary(UnaryKind::kErf);
+  t["Floor"] = unary(UnaryKind::kFloor);
+  t["Ceil"] = unary(UnaryKind::kCeil);
+  t["Round"] = unary(UnaryKind::kRound);  // half to even, as TensorFlow rounds
+  t["Sign"] = unary(UnaryKind::kSign);
+  t["Sin"] = unary(UnaryKind::kSin);
+  t["Cos"] = unary(UnaryKind::kCos);
   t["Rsqrt"] = [](NodeContext& c) { return emit_reciprocal(c, true); };
   t["Reciprocal"] = [](NodeContext& c) { return emit_reciprocal(c, false); };
   t["Inv"] = t["Reciprocal"];
@@ -195,7 +223,9 @@ void register_elementwise_ops(OpTable& t) {
   t["Minimum"] = binary(BinaryKind::kMin);
   t["AddN"] = translate_add_n;
   t["BiasAdd"] = translate_bias_add;
-  t["Softmax"] = translate_softmax;
+  t["Softmax"] = [](NodeContext& c) { return translate_softmax(c, SoftmaxKind::kSoftmax); };
+  t["LogSoftmax"] = [](NodeContext& c) { return translate_softmax(c, SoftmaxKind::kLogSoftmax); };
+  t["LRN"] = translate_lrn;
   t["FusedBatchNorm"] = translate_fused_batch_norm;
   t["FusedBatchNormV2"] = translate_fused_batch_norm;
   t["FusedBatchNormV3"] = translate_fused_batch_norm;

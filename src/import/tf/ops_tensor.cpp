@@ -1,7 +1,7 @@
 // TensorFlow layout and shape ops on run-time tensors: ConcatV2, Pad / PadV2 / MirrorPad,
-// Reshape, Squeeze, ExpandDims, Transpose, MatMul, and the image resizes. Ops that only
-// move data within an axis keep the input's layout (their axes are mapped); ops that
-// reinterpret the element order (Reshape and friends) read TensorFlow's layout.
+// Reshape, Squeeze, ExpandDims, Transpose, MatMul, DepthToSpace / SpaceToDepth, and the image
+// resizes. Ops that only move data within an axis keep the input's layout (their axes are
+// mapped); ops that reinterpret the element order (Reshape and friends) read TensorFlow's layout.
 #include <algorithm>
 
 #include "import/shape_rules.h"
@@ -166,7 +166,42 @@ Status translate_resize(NodeContext& c, ResizeMode mode) {
 
 }  // namespace
 
+// DepthToSpace / SpaceToDepth on NHWC data: TensorFlow orders the block's depth as
+// (row in block, column in block, channel), ONNX's DCR mode. On the NCHW tensor kiln holds:
+// a reshape exposing the block, a transpose, a reshape.
+Status block_rearrange(NodeContext& c, bool to_space) {
+  if (c.attr_string("data_format", "NHWC") != "NHWC")
+    return c.fail("data_format '" + c.attr_string("data_format", "NHWC") + "' is not supported (kiln reads NHWC)");
+  KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
+  if (xs.size() != 4) return c.bad("the input must be 4-D NHWC");
+  const int64_t b = c.attr_int("block_size", 0);
+  const int64_t n = xs[0], h = xs[1], w = xs[2], ch = xs[3];
+  if (b < 2) return c.bad("block_size must be at least 2");
+  Shape split, out;
+  std::vector<int64_t> perm;
+  if (to_space) {
+    if (ch % (b * b) != 0)
+      return c.bad("block_size " + std::to_string(b) + " squared does not divide the " + std::to_string(ch) + " channels");
+    split = {n, b, b, ch / (b * b), h, w};
+    perm = {0, 3, 4, 1, 5, 2};
+    out = {n, ch / (b * b), h * b, w * b};
+  } else {
+    if (h % b != 0 || w % b != 0)
+      return c.bad("block_size " + std::to_string(b) + " does not divide the height " + std::to_string(h) +
+                   " and width " + std::to_string(w));
+    split = {n, ch, h / b, b, w / b, b};
+    perm = {0, 3, 5, 1, 2, 4};
+    out = {n, ch * b * b, h / b, w / b};
+  }
+  KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, Layout::kNchw));
+  KILN_ASSIGN_OR_RETURN(Operand blocks, c.compute(ReshapeAttrs{split}, {x}, "/blocks"));
+  KILN_ASSIGN_OR_RETURN(Operand moved, c.compute(TransposeAttrs{perm}, {blocks}, "/moved"));
+  return c.emit(ReshapeAttrs{out}, {moved}, Layout::kNchw);
+}
+
 void register_tensor_ops(OpTable& t) {
+  t["DepthToSpace"] = [](NodeContext& c) { return block_rearrange(c, true); };
+  t["SpaceToDepth"] = [](NodeContext& c) { return block_rearrange(c, false); };
   t["ConcatV2"] = [](NodeContext& c) { return translate_concat(c, false); };
   t["Concat"] = [](NodeContext& c) { return translate_concat(c, true); };
   t["Pad"] = [](NodeContext& c) { return translate_pad(c, PadMode::kConstant); };

@@ -483,5 +483,56 @@ TEST(TfOps, DequantizeErrorsNameTheNode) {
   EXPECT_NE(m.error().message().find("must be scalars"), std::string::npos) << m.error().message();
 }
 
+// LRN, DepthToSpace/SpaceToDepth, LogSoftmax and the activations TensorFlow defines with fixed
+// constants (Selu), against their TensorFlow definitions computed here over NHWC arrays.
+TEST(TfOps, LrnBlockRearrangeAndActivationsMatchTensorFlow) {
+  const int64_t H = 2, W = 3, C = 8;
+  const Shape xs = {1, H, W, C};
+  const Tensor x = Tensor::from_floats(xs, iota_values(48, 0.21f, -1.7f));
+  const std::vector<float> v = x.to_f32();
+  auto at = [&](int64_t h, int64_t w, int64_t ch) { return static_cast<double>(v[static_cast<size_t>((h * W + w) * C + ch)]); };
+  tf::GraphDef g;
+  add_placeholder(g, "x");
+  add_identity_conv(g, "y", "x", C);  // held NCHW by kiln from here
+  tf::NodeDef* lrn = add_node(g, "lrn", "LRN", {"y"});
+  (*lrn->mutable_attr())["depth_radius"].set_i(2);
+  (*lrn->mutable_attr())["bias"].set_f(1.5f);
+  (*lrn->mutable_attr())["alpha"].set_f(0.3f);
+  (*lrn->mutable_attr())["beta"].set_f(0.6f);
+  tf::NodeDef* d2s = add_node(g, "d2s", "DepthToSpace", {"y"});
+  (*d2s->mutable_attr())["block_size"].set_i(2);
+  tf::NodeDef* s2d = add_node(g, "s2d", "SpaceToDepth", {"d2s"});
+  (*s2d->mutable_attr())["block_size"].set_i(2);
+  add_node(g, "lsm", "LogSoftmax", {"y"});
+  add_node(g, "selu", "Selu", {"y"});
+  add_node(g, "softplus", "Softplus", {"y"});
+  auto y = run_graph(g, "channel_ops.pb", x, {"lrn", "d2s", "s2d", "lsm", "selu", "softplus"});
+  ASSERT_TRUE(y) << y.error().message();
+  const std::vector<float> lrn_v = (*y)[0].to_f32(), d2s_v = (*y)[1].to_f32(), lsm_v = (*y)[3].to_f32(),
+                           selu_v = (*y)[4].to_f32(), sp_v = (*y)[5].to_f32();
+  ASSERT_EQ((*y)[1].shape(), (Shape{1, 2 * H, 2 * W, C / 4}));
+  EXPECT_EQ(testing::max_abs_diff((*y)[2], x), 0.0) << "SpaceToDepth undoes DepthToSpace";
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t w = 0; w < W; ++w) {
+      double max = -1e30, sum = 0;
+      for (int64_t ch = 0; ch < C; ++ch) max = std::max(max, at(h, w, ch));
+      for (int64_t ch = 0; ch < C; ++ch) sum += std::exp(at(h, w, ch) - max);
+      for (int64_t ch = 0; ch < C; ++ch) {
+        const size_t i = static_cast<size_t>((h * W + w) * C + ch);
+        double sq = 0;
+        for (int64_t k = std::max<int64_t>(0, ch - 2); k <= std::min<int64_t>(C - 1, ch + 2); ++k) sq += at(h, w, k) * at(h, w, k);
+        EXPECT_NEAR(lrn_v[i], at(h, w, ch) / std::pow(1.5 + 0.3 * sq, 0.6), 1e-5) << "LRN " << i;
+        EXPECT_NEAR(lsm_v[i], at(h, w, ch) - max - std::log(sum), 1e-5) << "LogSoftmax " << i;
+        const double a = at(h, w, ch);
+        EXPECT_NEAR(selu_v[i], a > 0 ? 1.0507009873554805 * a : 1.0507009873554805 * 1.6732632423543772 * (std::exp(a) - 1),
+                    1e-5) << "Selu " << i;
+        EXPECT_NEAR(sp_v[i], std::log1p(std::exp(a)), 1e-5) << "Softplus " << i;
+        // DepthToSpace: out[h*2+i, w*2+j, c'] = in[h, w, (i*2 + j) * C/4 + c'].
+        const int64_t blk = ch / (C / 4), cc = ch % (C / 4), oh = h * 2 + blk / 2, ow = w * 2 + blk % 2;
+        EXPECT_EQ(d2s_v[static_cast<size_t>((oh * 2 * W + ow) * (C / 4) + cc)], v[i]) << "DepthToSpace " << i;
+      }
+    }
+}
+
 }  // namespace
 }  // namespace kiln
