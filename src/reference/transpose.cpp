@@ -42,8 +42,18 @@ Expected<Tensor> transpose(const TransposeAttrs& a, std::span<const Tensor> inpu
   Tensor y = detail::new_f32(out_shape);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
+  // Output elements in order; the input offset follows as an odometer over the output's axes
+  // (no division per element: importers re-lay out whole weight files through this).
+  std::vector<int64_t> index(rank, 0);
+  int64_t src = 0;
   for (int64_t i = 0, n = y.elements(); i < n; ++i) {
-    yp[i] = xp[detail::offset_of(i, out_shape, read_strides)];
+    yp[i] = xp[src];
+    for (size_t k = rank; k-- > 0;) {
+      src += read_strides[k];
+      if (++index[k] < out_shape[k]) break;
+      src -= read_strides[k] * out_shape[k];
+      index[k] = 0;
+    }
   }
   return y;
 }
