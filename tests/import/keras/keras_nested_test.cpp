@@ -32,13 +32,19 @@ json node(std::vector<std::pair<std::string, int>> refs) {
   return n;
 }
 
-json layer(const std::string& cls, const std::string& name, json cfg, json inbound) {
+// A layer and its calls. (Lists are built with json::array: a one-element brace list is an
+// array under GCC but a copy of the element under clang.)
+json layer(const std::string& cls, const std::string& name, json cfg, const std::vector<json>& calls) {
   cfg["name"] = name;
+  json inbound = json::array();
+  for (const json& c : calls) inbound.push_back(c);
   return {{"class_name", cls}, {"name", name}, {"config", cfg}, {"inbound_nodes", inbound}};
 }
 
+json ref(const std::string& layer) { return json::array({json::array({layer, 0, 0})}); }
+
 json input_layer(const std::string& name) {
-  return layer("InputLayer", name, {{"batch_input_shape", {nullptr, kSize, kSize, 3}}, {"dtype", "float32"}}, json::array());
+  return layer("InputLayer", name, {{"batch_input_shape", {nullptr, kSize, kSize, 3}}, {"dtype", "float32"}}, {});
 }
 
 const json kDense = {{"units", 2}, {"activation", "sigmoid"}, {"use_bias", true}};
@@ -52,7 +58,7 @@ std::string flat_config() {
                  layer("Dense", "d", kDense, {node({{"cat", 0}})})};
   return json{{"class_name", "Model"},
               {"config", {{"name", "flat"}, {"layers", layers}, {"input_layers", {{"x1", 0, 0}, {"x2", 0, 0}}},
-                          {"output_layers", {{"d", 0, 0}}}}}}
+                          {"output_layers", ref("d")}}}}
       .dump();
 }
 
@@ -63,18 +69,18 @@ std::string nested_config(int head_reads_call = 1) {
                    {input_layer("enc_in"),
                     layer("Conv2D", "c1", conv_cfg(4, {3, 3}, "same", "relu"), {node({{"enc_in", 0}})}),
                     layer("Conv2D", "c2", conv_cfg(4, {1, 1}, "valid", "linear"), {node({{"c1", 0}})})}},
-                  {"input_layers", {{"enc_in", 0, 0}}},
-                  {"output_layers", {{"c2", 0, 0}}}};
+                  {"input_layers", ref("enc_in")},
+                  {"output_layers", ref("c2")}};
   json dense = {{"class_name", "Dense"}, {"config", kDense}};
   dense["config"]["name"] = "d";
-  json head = {{"name", "head"}, {"layers", {dense}}};
+  json head = {{"name", "head"}, {"layers", json::array({dense})}};
   json layers = {input_layer("x1"), input_layer("x2"),
                  layer("Functional", "encoder", encoder, {node({{"x1", 0}}), node({{"x2", 0}})}),
                  layer("Concatenate", "cat", {{"axis", -1}}, {node({{"encoder", 0}, {"encoder", head_reads_call}})}),
                  layer("Sequential", "head", head, {node({{"cat", 0}})})};
   return json{{"class_name", "Functional"},
               {"config", {{"name", "nested"}, {"layers", layers}, {"input_layers", {{"x1", 0, 0}, {"x2", 0, 0}}},
-                          {"output_layers", {{"head", 0, 0}}}}}}
+                          {"output_layers", ref("head")}}}}
       .dump();
 }
 
