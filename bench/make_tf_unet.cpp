@@ -120,26 +120,20 @@ struct Writer {
     return name + "/ResizeNearestNeighbor";
   }
 
-  void int_constant(const std::string& name, const std::vector<int>& v) {
+  void int_constant(const std::string& name, const std::vector<int>& v, bool scalar = false) {
     tf::NodeDef* n = g.add_node();
     n->set_name(name);
     n->set_op("Const");
     (*n->mutable_attr())["dtype"].set_type(tf::DT_INT32);
     tf::TensorProto* t = (*n->mutable_attr())["value"].mutable_tensor();
     t->set_dtype(tf::DT_INT32);
-    t->mutable_tensor_shape()->add_dim()->set_size(static_cast<int64_t>(v.size()));
+    if (!scalar) t->mutable_tensor_shape()->add_dim()->set_size(static_cast<int64_t>(v.size()));
     for (int x : v) t->add_int_val(x);
   }
 
   std::string concat(const std::string& a, const std::string& b, int i) {
     const std::string name = i == 0 ? "concatenate" : "concatenate_" + std::to_string(i);
-    tf::NodeDef* axis = g.add_node();
-    axis->set_name(name + "/concat/axis");
-    axis->set_op("Const");
-    (*axis->mutable_attr())["dtype"].set_type(tf::DT_INT32);
-    tf::TensorProto* t = (*axis->mutable_attr())["value"].mutable_tensor();
-    t->set_dtype(tf::DT_INT32);
-    t->add_int_val(3);
+    int_constant(name + "/concat/axis", {3}, /*scalar=*/true);
     tf::NodeDef* c = node(name + "/concat", "ConcatV2", {a, b, name + "/concat/axis"});
     (*c->mutable_attr())["N"].set_i(2);
     (*c->mutable_attr())["Tidx"].set_type(tf::DT_INT32);

@@ -2,9 +2,7 @@
 #ifndef TENSORFLOW_C_TF_STATUS_H_
 #define TENSORFLOW_C_TF_STATUS_H_
 
-#ifndef TF_CAPI_EXPORT
-#define TF_CAPI_EXPORT __attribute__((visibility("default")))
-#endif
+#include "tensorflow/c/c_api_macros.h"
 
 #ifdef __cplusplus
 extern "C" {

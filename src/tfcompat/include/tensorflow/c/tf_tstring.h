@@ -6,9 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef TF_CAPI_EXPORT
-#define TF_CAPI_EXPORT __attribute__((visibility("default")))
-#endif
+#include "tensorflow/c/c_api_macros.h"
 
 #ifdef __cplusplus
 extern "C" {
