@@ -315,7 +315,7 @@ TEST(ModelMeshRuntime, WhenModelMeshRestartsTheRuntimePurgesWhatItHeld) {
   EXPECT_EQ(mem["plans"], 0) << mem.dump();
   std::vector<float> out;
   EXPECT_EQ(rt.infer("leather", "image", random_image({1, 1, 64, 64}, 1), &out).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_NE(rt.process.log().find("held from before ModelMesh started"), std::string::npos) << rt.process.log();
+  EXPECT_TRUE(rt.process.log_shows("held from before ModelMesh started")) << rt.process.log();
   EXPECT_EQ(rt.process.terminate(), 0) << rt.process.log();
 }
 

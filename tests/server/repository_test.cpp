@@ -58,7 +58,7 @@ TEST(Repository, LiveAtOnceReadyOnlyWhenEveryModelIsWarm) {
   }
   EXPECT_TRUE(ready) << s.log();
   EXPECT_GT(not_ready, 0) << "the server was ready at its first answer: the slow model did not show";
-  EXPECT_NE(s.log().find("model 'big': ready in"), std::string::npos) << s.log();
+  EXPECT_TRUE(s.log_shows("model 'big': ready in")) << s.log();
   EXPECT_EQ(s.terminate(), 0);
 }
 

@@ -90,6 +90,16 @@ class ServeProcess {
     std::lock_guard<std::mutex> lock(mu_);
     return out_ + err_;
   }
+  // Whether the log shows `text` within `timeout`: the server writes a line before or as it
+  // answers, but this process reads its output on another thread, so a line may lag the answer.
+  bool log_shows(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (log().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
   // Polls /v2/health/ready until 200 (true) or the timeout (false); `polls` counts the requests.
   bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(60), int* polls = nullptr) const {
     httplib::Client c = http();
