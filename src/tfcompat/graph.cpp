@@ -210,17 +210,9 @@ int TF_OperationNumInputs(TF_Operation* o) { return o ? static_cast<int>(o->node
 TF_Output TF_OperationInput(TF_Input in) {
   TF_Output none{nullptr, -1};
   if (!in.oper || in.index < 0 || static_cast<size_t>(in.index) >= in.oper->node.inputs.size()) return none;
-  const std::string& ref = in.oper->node.inputs[static_cast<size_t>(in.index)];
-  const size_t colon = ref.rfind(':');
-  std::string name = ref;
-  int index = 0;
-  if (colon != std::string::npos && colon + 1 < ref.size() &&
-      std::all_of(ref.begin() + static_cast<long>(colon) + 1, ref.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    name = ref.substr(0, colon);
-    index = std::atoi(ref.c_str() + colon + 1);
-  }
-  TF_Operation* producer = TF_GraphOperationByName(in.oper->graph, name.c_str());
-  return producer ? TF_Output{producer, index} : none;
+  const auto ref = kiln::tf_import::split_output_name(in.oper->node.inputs[static_cast<size_t>(in.index)]);
+  TF_Operation* producer = TF_GraphOperationByName(in.oper->graph, ref.node.c_str());
+  return producer ? TF_Output{producer, ref.index} : none;
 }
 
 TF_DataType TF_OperationInputType(TF_Input in) { return TF_OperationOutputType(TF_OperationInput(in)); }

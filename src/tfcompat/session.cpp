@@ -30,7 +30,7 @@ bool is_placeholder(const TF_Operation* o) {
 std::vector<std::string> sinks(TF_Graph* g) {
   std::set<std::string> read;
   for (const TF_Operation& op : g->ops) {
-    for (const std::string& in : op.node.inputs) read.insert(in.substr(0, in.rfind(':') == std::string::npos ? in.size() : in.rfind(':')));
+    for (const std::string& in : op.node.inputs) read.insert(tf_import::split_output_name(in).node);
     for (const std::string& in : op.node.control_inputs) read.insert(in);
   }
   std::vector<std::string> out;

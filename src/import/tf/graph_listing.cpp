@@ -86,6 +86,14 @@ std::string prefixed(const std::string& prefix, const std::string& name) {
 
 }  // namespace
 
+OutputRef split_output_name(const std::string& name) {
+  const size_t colon = name.rfind(':');
+  if (colon == std::string::npos || colon + 1 == name.size() || name.size() - colon - 1 > 9) return {name, 0};
+  for (size_t i = colon + 1; i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return {name, 0};
+  return {name.substr(0, colon), static_cast<int>(std::strtol(name.c_str() + colon + 1, nullptr, 10))};
+}
+
 Expected<PrefixedGraphDef> prefix_graphdef(const std::string& bytes, const std::string& prefix) {
   tf::GraphDef g;
   if (bytes.size() > static_cast<size_t>(INT32_MAX) || !g.ParseFromString(bytes))
@@ -114,12 +122,10 @@ Expected<PrefixedGraphDef> prefix_graphdef(const std::string& bytes, const std::
   for (size_t i = 0; i < out.nodes.size(); ++i) index.emplace(out.nodes[i].name, i);
   for (size_t i = 0; i < out.nodes.size(); ++i)
     for (size_t j = 0; j < out.nodes[i].inputs.size(); ++j) {
-      const std::string in = out.nodes[i].inputs[j];
-      const size_t colon = in.rfind(':');
-      if (colon == std::string::npos) continue;
-      auto it = index.find(in.substr(0, colon));
-      const long k = std::strtol(in.c_str() + colon + 1, nullptr, 10);
-      if (it == index.end() || k < 0 || k >= 4096) continue;
+      const OutputRef ref = split_output_name(out.nodes[i].inputs[j]);
+      auto it = index.find(ref.node);
+      const long k = ref.index;
+      if (it == index.end() || k >= 4096) continue;
       TfNode& m = out.nodes[it->second];
       if (static_cast<size_t>(k) < m.output_types.size()) continue;
       const int t = m.output_types.empty() ? tf::DT_FLOAT : m.output_types[0];

@@ -32,6 +32,13 @@ struct PrefixedGraphDef {
   std::vector<TfNode> nodes;
 };
 
+// "node:k" -> {"node", k}; "node" -> {"node", 0}: how a GraphDef names an operation's output.
+struct OutputRef {
+  std::string node;
+  int index = 0;
+};
+OutputRef split_output_name(const std::string& name);
+
 // Parses a binary GraphDef; with a prefix, every node is renamed "<prefix>/<name>" and its
 // inputs with it, as TF_ImportGraphDefOptionsSetPrefix does. Errors name what is wrong.
 Expected<PrefixedGraphDef> prefix_graphdef(const std::string& bytes, const std::string& prefix);

@@ -124,6 +124,16 @@ Status translate_lrn(NodeContext& c) {
   return c.emit(a, {x}, Layout::kNchw);
 }
 
+// FusedBatchNorm's input i: a constant of one value per channel (`what` names the group).
+Expected<Operand> channel_parameter(NodeContext& c, size_t i, int64_t channels, const char* what) {
+  if (!c.is_const(i)) return c.fail(std::string(what) + " must be constants");
+  KILN_ASSIGN_OR_RETURN(Tensor t, c.const_value(i));
+  if (t.shape() != Shape{channels})
+    return c.bad("input " + std::to_string(i) + " has shape " + shape_to_string(t.shape()) + ", not [" +
+                 std::to_string(channels) + "]");
+  return c.operand(i, Layout::kPlain);
+}
+
 // is_training=true (as frozen graphs of some Keras versions carry it): normalised with the
 // batch's own statistics over N, H and W, y = (x - mean) / sqrt(var + epsilon) * scale + offset
 // with the biased variance, as TensorFlow computes y. Only y is given (not the batch mean and
@@ -140,12 +150,7 @@ Status training_batch_norm(NodeContext& c, Layout layout, int64_t channels) {
   KILN_ASSIGN_OR_RETURN(Operand sd, c.compute(UnaryAttrs{UnaryKind::kSqrt}, {ve}, "/std"));
   KILN_ASSIGN_OR_RETURN(Operand y, c.compute(BinaryAttrs{BinaryKind::kDiv}, {d, sd}, "/normalised"));
   for (size_t i = 1; i <= 2; ++i) {
-    if (!c.is_const(i)) return c.fail("scale and offset must be constants");
-    KILN_ASSIGN_OR_RETURN(Tensor t, c.const_value(i));
-    if (t.shape() != Shape{channels})
-      return c.bad("input " + std::to_string(i) + " has shape " + shape_to_string(t.shape()) + ", not [" +
-                   std::to_string(channels) + "]");
-    KILN_ASSIGN_OR_RETURN(Operand p, c.operand(i, Layout::kPlain));
+    KILN_ASSIGN_OR_RETURN(Operand p, channel_parameter(c, i, channels, "scale and offset"));
     KILN_ASSIGN_OR_RETURN(p, c.compute(ReshapeAttrs{{1, channels, 1, 1}}, {p}, i == 1 ? "/scale" : "/offset"));
     KILN_ASSIGN_OR_RETURN(y, c.compute(BinaryAttrs{i == 1 ? BinaryKind::kMul : BinaryKind::kAdd}, {y, p},
                                        i == 1 ? "/scaled" : "/shifted"));
@@ -157,20 +162,15 @@ Status translate_fused_batch_norm(NodeContext& c) {
   KILN_ASSIGN_OR_RETURN(Layout layout, c.data_format_layout());
   KILN_ASSIGN_OR_RETURN(Shape xs, c.shape(0));
   if (xs.size() != 4) return c.fail("only 4-D inputs are supported");
-  if (c.attr_bool("is_training", true)) return training_batch_norm(c, layout, layout == Layout::kNchw ? xs[3] : xs[1]);
-  int64_t channels = layout == Layout::kNchw ? xs[3] : xs[1];
+  const int64_t channels = layout == Layout::kNchw ? xs[3] : xs[1];
+  if (c.attr_bool("is_training", true)) return training_batch_norm(c, layout, channels);
   std::vector<Operand> ins;
   KILN_ASSIGN_OR_RETURN(Operand x, c.operand(0, layout));
   ins.push_back(x);
   static constexpr WeightRole kRoles[] = {WeightRole::kGamma, WeightRole::kBeta, WeightRole::kMovingMean,
                                           WeightRole::kMovingVariance};
   for (size_t i = 1; i <= 4; ++i) {
-    if (!c.is_const(i)) return c.fail("scale, offset, mean and variance must be constants");
-    KILN_ASSIGN_OR_RETURN(Tensor t, c.const_value(i));
-    if (t.shape() != Shape{channels})
-      return c.bad("input " + std::to_string(i) + " has shape " + shape_to_string(t.shape()) + ", not [" +
-                   std::to_string(channels) + "]");
-    KILN_ASSIGN_OR_RETURN(Operand o, c.operand(i, Layout::kPlain));
+    KILN_ASSIGN_OR_RETURN(Operand o, channel_parameter(c, i, channels, "scale, offset, mean and variance"));
     o.origin = {WeightLayout::kAsIs, kRoles[i - 1]};
     ins.push_back(o);
   }
