@@ -61,6 +61,10 @@ struct EngineOptions {
   bool warm_up = true;
 };
 
+// A model file's content parsed in memory, made inside kiln (its TensorFlow C API parses each
+// GraphDef once, for the graph functions and for the engine); opaque here.
+struct ParsedModel;
+
 struct LoadSpec {
   std::string model;                                // model file (.onnx, .pb, .pbtxt, .h5): the architecture
                                                     // (and weights)
@@ -76,6 +80,9 @@ struct LoadSpec {
                                                     // load_weights(W) reads "W.calibration.json"
   std::optional<Calibration> calibration_data;      // int8: this calibration, instead of a file
   size_t max_shape_plans = 4;                       // plans for other input sizes kept (LRU)
+  // `model` parsed already: imported from memory instead of reading the file again. The
+  // engine lets go of it once the model is prepared (another input size reads the file).
+  std::shared_ptr<const ParsedModel> parsed;
 };
 
 struct ModelStatus {

@@ -122,10 +122,16 @@ Status Engine::Impl::prepare_model(ModelEntry& e) {
   // request: measured 1.4x on the first run after preparing 10 models), and no preparation
   // competes for the two cores with a runner team spinning after a request (which made
   // imports 3x slower). A request waits for the few ms this takes on its runner.
-  KILN_ASSIGN_OR_RETURN(Prepared p, runners->execute([&](Runner&) {
+  Expected<Prepared> prepared = runners->execute([&](Runner&) {
     return prepare(e.spec, compile_options(), settings(), architectures, nullptr, nullptr,
                    [&](const char* phase, double progress) { set_phase(e, phase, progress); });
-  }));
+  });
+  {
+    // A model parsed in memory is imported: its parse is not kept (another size reads the file).
+    std::lock_guard<std::mutex> lock(e.mu);
+    e.spec.parsed.reset();
+  }
+  KILN_ASSIGN_OR_RETURN(Prepared p, std::move(prepared));
   auto tw = Clock::now();
   if (!p.info.plan_shared) {
     // A new plan: every runner grows its arena for it and runs it once on its own thread,

@@ -161,7 +161,7 @@ Expected<PackedWeights> pack_weight_file(const Architecture& arch, const Graph& 
 }
 
 Expected<ModelInfo> describe(const LoadSpec& spec) {
-  KILN_ASSIGN_OR_RETURN(ReadGraph r, read_graph(spec.model, import_options(spec)));
+  KILN_ASSIGN_OR_RETURN(ReadGraph r, read_graph(spec.model, import_options(spec), spec.parsed.get()));
   ModelInfo info;
   describe_graph(info, r, spec.model);
   return info;
@@ -176,8 +176,9 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
   const std::string where = "'" + spec.model + "'";
   phase("importing", 0.05);
   const ImportOptions io = import_options(spec);
-  const auto model_before = file_identity(spec.model);
-  KILN_ASSIGN_OR_RETURN(ReadGraph read, read_graph(spec.model, io));
+  // A model parsed in memory is not read from its file: nothing there can change under it.
+  const auto model_before = spec.parsed ? std::nullopt : file_identity(spec.model);
+  KILN_ASSIGN_OR_RETURN(ReadGraph read, read_graph(spec.model, io, spec.parsed.get()));
   Prepared p;
   describe_graph(p.info, read, spec.model);
   Graph& g = read.model.graph;
@@ -243,7 +244,7 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
     p.packed = std::move(*packed);
   }
   // The model file's own weights are read (as views into its mapping) until they are packed.
-  KILN_RETURN_IF_ERROR(unchanged_since(spec.model, model_before));
+  if (!spec.parsed) KILN_RETURN_IF_ERROR(unchanged_since(spec.model, model_before));
   p.info.pack_ms = ms_since(t0);
 
   const Plan& plan = *arch->plan;

@@ -40,13 +40,19 @@ struct ImportedModel {
 Expected<ImportedModel> import_onnx(const std::string& path, const ImportOptions& options);
 // TensorFlow frozen GraphDef, binary (.pb) or text (.pbtxt).
 Expected<ImportedModel> import_tf_graphdef(const std::string& path, const ImportOptions& options);
+// The same from a GraphDef parsed already (import/tf/parsed_model.h); `path` names it in messages.
+struct ParsedModel;
+Expected<ImportedModel> import_tf_graphdef(const ParsedModel& parsed, const std::string& path,
+                                           const ImportOptions& options);
 // Keras HDF5 model (model.save(): model_config + weights), .h5 / .hdf5. Inputs keep Keras's
 // NHWC shape ([N,H,W,C], also in input_shapes) as do 4-D outputs; weights are named by their
 // Keras dataset names ("conv2d_7/kernel:0"). Outputs may be asked for by layer name.
 Expected<ImportedModel> import_keras_h5(const std::string& path, const ImportOptions& options);
 
-// Any model file kiln reads, chosen by its extension (.onnx, .pb, .pbtxt, .h5).
-Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options);
+// Any model file kiln reads, chosen by its extension (.onnx, .pb, .pbtxt, .h5); `parsed`:
+// its content parsed already (kiln/engine.h's LoadSpec::parsed), or null to read the file.
+Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options,
+                                     const ParsedModel* parsed = nullptr);
 // Whether import_model keeps the file's channels-last (NHWC) inputs: TensorFlow and Keras.
 bool takes_nhwc_inputs(const std::string& path);
 
@@ -60,7 +66,8 @@ struct ReadGraph {
   std::vector<std::pair<std::string, Shape>> computed;  // every tensor the file computes, by its name
   double import_ms = 0, optimize_ms = 0;
 };
-Expected<ReadGraph> read_graph(const std::string& path, const ImportOptions& options);
+Expected<ReadGraph> read_graph(const std::string& path, const ImportOptions& options,
+                               const ParsedModel* parsed = nullptr);
 
 // An input's shape from what the file declares (`declared`, -1 where it does not say) and
 // what the caller asked for (`requested`, or null; -1 there keeps the file's size). An

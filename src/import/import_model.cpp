@@ -25,7 +25,13 @@ Shape resolve_input_shape(const Shape& declared, const Shape* requested, int& un
   return s;
 }
 
-Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options) {
+Expected<ImportedModel> import_model(const std::string& path, const ImportOptions& options,
+                                     const ParsedModel* parsed) {
+#ifdef KILN_WITH_TF
+  if (parsed) return import_tf_graphdef(*parsed, path, options);  // the one kind made in memory
+#else
+  if (parsed) return unsupported("'" + path + "': this kiln was built without the TensorFlow importer");
+#endif
   const bool keras = path.ends_with(".h5") || path.ends_with(".hdf5");
   if (path.ends_with(".keras"))
     return unsupported("'" + path + "': Keras 3 .keras archives are not supported; save the model as HDF5 "
@@ -55,10 +61,10 @@ Expected<ImportedModel> import_model(const std::string& path, const ImportOption
   return import_onnx(path, options);
 }
 
-Expected<ReadGraph> read_graph(const std::string& path, const ImportOptions& options) {
+Expected<ReadGraph> read_graph(const std::string& path, const ImportOptions& options, const ParsedModel* parsed) {
   ReadGraph r;
   auto t0 = Clock::now();
-  KILN_ASSIGN_OR_RETURN(r.model, import_model(path, options));
+  KILN_ASSIGN_OR_RETURN(r.model, import_model(path, options, parsed));
   r.import_ms = ms_since(t0);
   for (const Node& n : r.model.graph.nodes) {
     ++r.source_ops[n.source_op];

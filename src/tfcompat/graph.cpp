@@ -1,6 +1,5 @@
 // Graphs of kiln's TensorFlow C API: imported GraphDefs kept as bytes (what sessions load),
 // and their operations listed for TensorFlow's graph functions (import/tf/graph_listing.h).
-#include <malloc.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -131,8 +130,7 @@ void TF_GraphImportGraphDef(TF_Graph* graph, const TF_Buffer* graph_def, const T
     if (options && !options->unsupported.empty())
       return unimplemented(status, options->unsupported.c_str());
     const std::string prefix = options ? options->prefix : std::string();
-    auto parsed = kiln::tf_import::prefix_graphdef(
-        std::string(static_cast<const char*>(graph_def->data), graph_def->length), prefix);
+    auto parsed = kiln::tf_import::prefix_graphdef(graph_def->data, graph_def->length, prefix);
     if (!parsed) return set(status, TF_INVALID_ARGUMENT, "Invalid GraphDef: " + parsed.error().message());
     std::lock_guard<std::mutex> lock(graph->mu);
     for (const auto& n : parsed->nodes)
@@ -149,17 +147,17 @@ void TF_GraphImportGraphDef(TF_Graph* graph, const TF_Buffer* graph_def, const T
     if (graph->file.empty())
       return set(status, TF_UNAVAILABLE, "TF_GraphImportGraphDef: cannot create a temporary folder for the graph");
     std::ofstream f(graph->file, std::ios::binary | std::ios::app);
-    f.write(parsed->bytes.data(), static_cast<std::streamsize>(parsed->bytes.size()));
+    if (prefix.empty()) f.write(static_cast<const char*>(graph_def->data), static_cast<std::streamsize>(graph_def->length));
+    else f.write(parsed->bytes.data(), static_cast<std::streamsize>(parsed->bytes.size()));
     f.close();
     if (!f) return set(status, TF_UNAVAILABLE, "TF_GraphImportGraphDef: cannot write '" + graph->file + "'");
     ++graph->generation;
+    // The parse serves the graph's first model (a graph of one import: the file holds no more).
+    graph->models->keep_parse(graph->generation, graph->generation == 1 ? parsed->parsed : nullptr);
     for (auto& n : parsed->nodes) {
       graph->ops.push_back(TF_Operation{graph, std::move(n)});
       graph->by_name[graph->ops.back().node.name] = &graph->ops.back();
     }
-    parsed->bytes.clear();
-    parsed->bytes.shrink_to_fit();
-    malloc_trim(0);  // the parsed GraphDef's memory back to the system: the graph lives in its file
     ok(status);
   });
 }

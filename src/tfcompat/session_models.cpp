@@ -78,6 +78,8 @@ Status GraphModels::load(const std::string& graph_file, const ModelKey& key, con
   spec.input_shapes = shapes;
   spec.constant_inputs = constants;
   spec.outputs = key.fetched;
+  if (parsed_generation_ == generation_) spec.parsed = std::move(parsed_);
+  parsed_.reset();
   m.outputs = key.fetched;
   KILN_RETURN_IF_ERROR(engine().load(m.name, spec));
   models_[key] = m;
@@ -119,6 +121,12 @@ Expected<GraphModel> GraphModels::get(const std::string& graph_file, int generat
     malloc_trim(0);
   }
   return m;
+}
+
+void GraphModels::keep_parse(int generation, std::shared_ptr<const ParsedModel> parsed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  parsed_ = std::move(parsed);
+  parsed_generation_ = generation;
 }
 
 std::vector<ModelStatus> GraphModels::statuses() const {

@@ -9,6 +9,12 @@
 #include "kiln/engine.h"
 #include "kiln/model.h"
 #include "test_util.h"
+#ifdef KILN_WITH_TF
+#include <cstring>
+#include <sstream>
+
+#include "import/tf/parsed_model.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -82,6 +88,42 @@ TEST(ImageSize, ChannelsLastModelsTakeNhwcImages) {
   EXPECT_TRUE(d->channels_last);
   EXPECT_EQ(d->inputs[0].shape, (Shape{1, 8, 12, in->shape()[1]}));  // the file's channels, last
 }
+
+#ifdef KILN_WITH_TF
+// kiln's TensorFlow C API parses each GraphDef once and hands the parse to the engine
+// (LoadSpec::parsed): the engine imports it without reading the file, which here does not
+// exist, computes what the file computes, and lets go of the parse once the model is prepared.
+TEST(ParsedModel, TheEngineImportsTheParseAndReadsNoFile) {
+  const std::string pb = testing::source_path("../shared/fixtures/tf/keras_relu6/keras_relu6_net.pb");
+  if (!std::ifstream(pb)) GTEST_SKIP() << pb << " is absent (../shared/fixtures not beside the repository)";
+  std::ifstream f(pb, std::ios::binary);
+  std::stringstream bytes;
+  bytes << f.rdbuf();
+  auto parsed = std::make_shared<ParsedModel>();
+  ASSERT_TRUE(parsed->graphdef.ParseFromString(bytes.str()));
+  Engine engine;
+  ASSERT_TRUE(engine.load("file", {.model = pb}));
+  LoadSpec from_parse{.model = "/nonexistent-folder/never-written.pb"};
+  from_parse.parsed = parsed;
+  ASSERT_TRUE(engine.load("parse", std::move(from_parse)));
+  for (const char* name : {"file", "parse"}) {
+    Status ready = engine.wait_ready(name, seconds(120));
+    ASSERT_TRUE(ready) << name << ": " << ready.message();
+  }
+  EXPECT_EQ(parsed.use_count(), 1);  // the engine keeps no parse once the model is prepared
+  auto info = engine.info("file");
+  ASSERT_TRUE(info);
+  const Tensor x = random_input(info->inputs[0].shape, 7);
+  auto a = engine.run("file", {x});
+  auto b = engine.run("parse", {x});
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    ASSERT_EQ((*a)[i].shape(), (*b)[i].shape());
+    EXPECT_EQ(std::memcmp((*a)[i].raw(), (*b)[i].raw(), (*a)[i].bytes()), 0) << "output " << i;
+  }
+}
+#endif
 
 TEST(InputShapes, MinusOneKeepsTheFilesSizeAndAWrongRankIsNamed) {
   ModelOptions opt;

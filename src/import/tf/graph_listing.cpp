@@ -5,6 +5,7 @@
 #include <map>
 
 #include "import/tf/context.h"
+#include "import/tf/parsed_model.h"
 #include "core/status_macros.h"
 
 namespace kiln::tf_import {
@@ -94,10 +95,11 @@ OutputRef split_output_name(const std::string& name) {
   return {name.substr(0, colon), static_cast<int>(std::strtol(name.c_str() + colon + 1, nullptr, 10))};
 }
 
-Expected<PrefixedGraphDef> prefix_graphdef(const std::string& bytes, const std::string& prefix) {
-  tf::GraphDef g;
-  if (bytes.size() > static_cast<size_t>(INT32_MAX) || !g.ParseFromString(bytes))
-    return invalid_model("the buffer is not a binary TensorFlow GraphDef (" + std::to_string(bytes.size()) + " bytes)");
+Expected<PrefixedGraphDef> prefix_graphdef(const void* data, size_t size, const std::string& prefix) {
+  auto parsed = std::make_shared<ParsedModel>();
+  tf::GraphDef& g = parsed->graphdef;
+  if (size > static_cast<size_t>(INT32_MAX) || !g.ParseFromArray(data, static_cast<int>(size)))
+    return invalid_model("the buffer is not a binary TensorFlow GraphDef (" + std::to_string(size) + " bytes)");
   PrefixedGraphDef out;
   for (tf::NodeDef& n : *g.mutable_node()) {
     if (n.name().empty()) return invalid_model("the GraphDef has a node without a name");
@@ -132,8 +134,9 @@ Expected<PrefixedGraphDef> prefix_graphdef(const std::string& bytes, const std::
       m.output_types.resize(static_cast<size_t>(k) + 1, t);
       m.output_shapes.resize(static_cast<size_t>(k) + 1);
     }
-  if (prefix.empty()) out.bytes = bytes;
-  else if (!g.SerializeToString(&out.bytes)) return internal_error("re-serializing the prefixed GraphDef failed");
+  if (!prefix.empty() && !g.SerializeToString(&out.bytes))
+    return internal_error("re-serializing the prefixed GraphDef failed");
+  out.parsed = std::move(parsed);
   return out;
 }
 

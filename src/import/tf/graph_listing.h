@@ -3,17 +3,22 @@
 // and (where the graph says) shape of each output. Protobuf stays inside import/: callers get
 // plain structs.
 //
-//   KILN_ASSIGN_OR_RETURN(PrefixedGraphDef g, prefix_graphdef(bytes, "model_a"));
+//   KILN_ASSIGN_OR_RETURN(PrefixedGraphDef g, prefix_graphdef(bytes.data(), bytes.size(), "model_a"));
 //   for (const TfNode& n : g.nodes) std::cout << n.name << " " << n.op << "\n";
 //   // g.bytes: the GraphDef with the prefix applied; serialized GraphDefs concatenate into
 //   // one (protobuf appends repeated fields), so graphs imported one after another are one file.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "kiln/status.h"
+
+namespace kiln {
+struct ParsedModel;  // import/tf/parsed_model.h
+}
 
 namespace kiln::tf_import {
 
@@ -28,7 +33,10 @@ struct TfNode {
 };
 
 struct PrefixedGraphDef {
-  std::string bytes;  // the binary GraphDef, names prefixed
+  // The GraphDef parsed, names prefixed: what the engine imports (kiln/engine.h's
+  // LoadSpec::parsed), so that the GraphDef is parsed once.
+  std::shared_ptr<const ParsedModel> parsed;
+  std::string bytes;  // with a prefix: the binary GraphDef re-serialized; without, empty (the input is it)
   std::vector<TfNode> nodes;
 };
 
@@ -41,6 +49,6 @@ OutputRef split_output_name(const std::string& name);
 
 // Parses a binary GraphDef; with a prefix, every node is renamed "<prefix>/<name>" and its
 // inputs with it, as TF_ImportGraphDefOptionsSetPrefix does. Errors name what is wrong.
-Expected<PrefixedGraphDef> prefix_graphdef(const std::string& bytes, const std::string& prefix);
+Expected<PrefixedGraphDef> prefix_graphdef(const void* data, size_t size, const std::string& prefix);
 
 }  // namespace kiln::tf_import

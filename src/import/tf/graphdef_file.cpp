@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "import/tf/importer.h"
+#include "import/tf/parsed_model.h"
 
 namespace kiln {
 
@@ -89,21 +90,41 @@ Expected<tf::GraphDef> read_graphdef(const std::string& path) {
 
 }  // namespace
 
-Expected<ImportedModel> import_tf_graphdef(const std::string& path, const ImportOptions& options) {
-  // Nothing here throws by design; a corrupt file can still claim a constant too large to
-  // allocate, and that must come back as an error, not escape.
+namespace {
+
+// Nothing here throws by design; a corrupt file can still claim a constant too large to
+// allocate, and that must come back as an error, not escape.
+template <typename F>
+Expected<ImportedModel> without_exceptions(const std::string& path, F&& import) {
   try {
-    auto g = read_graphdef(path);
-    if (!g) return g.error();
-    tf_import::Importer imp(*g, options);
-    auto m = imp.run();
-    if (!m) return m.error().with_context("'" + path + "'");
-    return m;
+    return import();
   } catch (const std::bad_alloc&) {
     return invalid_model("'" + path + "': a tensor in the graph is too large to allocate (corrupt file?)");
   } catch (const std::exception& e) {
     return internal_error("'" + path + "': " + e.what());
   }
+}
+
+Expected<ImportedModel> import_parsed(const tf::GraphDef& g, const std::string& path, const ImportOptions& options) {
+  tf_import::Importer imp(g, options);
+  auto m = imp.run();
+  if (!m) return m.error().with_context("'" + path + "'");
+  return m;
+}
+
+}  // namespace
+
+Expected<ImportedModel> import_tf_graphdef(const std::string& path, const ImportOptions& options) {
+  return without_exceptions(path, [&]() -> Expected<ImportedModel> {
+    auto g = read_graphdef(path);
+    if (!g) return g.error();
+    return import_parsed(*g, path, options);
+  });
+}
+
+Expected<ImportedModel> import_tf_graphdef(const ParsedModel& parsed, const std::string& path,
+                                           const ImportOptions& options) {
+  return without_exceptions(path, [&] { return import_parsed(parsed.graphdef, path, options); });
 }
 
 }  // namespace kiln
