@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <limits>
 #include <cstring>
+#include <new>
 #include <sstream>
+
+#include "core/memory.h"
 
 namespace kiln {
 
@@ -54,13 +57,41 @@ std::string shape_to_string(const Shape& s) {
   return os.str();
 }
 
+namespace {
+
+// A buffer of `n` bytes, zero-filled when `zeroed`. Large ones are mappings of their own
+// (core/memory.h): faulted in 2 MiB at a time where the kernel gives huge pages (a first
+// touch of 4 KiB pages is the larger part of importing weights on these VMs), and given back
+// to the system when freed rather than kept in the allocator's heaps.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KILN_TENSORS_ON_HEAP 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define KILN_TENSORS_ON_HEAP 1
+#endif
+
+std::shared_ptr<uint8_t[]> allocate_buffer(size_t n, bool zeroed) {
+#ifndef KILN_TENSORS_ON_HEAP  // AddressSanitizer watches the heap's bounds, not mappings
+  if (n >= (size_t{2} << 20)) {
+    uint8_t* p = map_populated(n);  // zero-filled
+    if (!p) throw std::bad_alloc();
+    return std::shared_ptr<uint8_t[]>(p, [n](uint8_t* q) { unmap_populated(q, n); });
+  }
+#endif
+  return zeroed ? std::shared_ptr<uint8_t[]>(new uint8_t[n]()) : std::shared_ptr<uint8_t[]>(new uint8_t[n]);
+}
+
+}  // namespace
+
 Tensor Tensor::zeros(DType dtype, Shape shape) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   // At least one byte so that a zero-element tensor is still "present".
   size_t n = std::max<size_t>(t.bytes(), 1);
-  t.buf_ = std::shared_ptr<uint8_t[]>(new uint8_t[n]());
+  t.buf_ = allocate_buffer(n, true);
   return t;
 }
 
@@ -71,7 +102,7 @@ Tensor Tensor::from_bytes(DType dtype, Shape shape, const void* data, size_t byt
   size_t n = std::max<size_t>(t.bytes(), 1);
   // Not value-initialised: every byte is written below (zero-filling first would touch
   // a large weight twice).
-  t.buf_ = std::shared_ptr<uint8_t[]>(new uint8_t[n]);
+  t.buf_ = allocate_buffer(n, false);
   size_t copied = std::min(bytes, t.bytes());
   if (copied > 0) std::memcpy(t.raw(), data, copied);  // data may be null for an empty tensor
   std::memset(static_cast<uint8_t*>(t.raw()) + copied, 0, n - copied);
