@@ -9,7 +9,8 @@
 // by malloc + first touch 72-82 ms, MAP_POPULATE 4-8 ms but the first write into those pages
 // still 36-43 ms, MADV_HUGEPAGE + MADV_POPULATE_WRITE 1.5 ms (37 ms the first time, while the
 // kernel assembled huge pages) and writes at memory speed after; no compaction stall counted.
-// The engine's preparation of a 31 MB TensorFlow U-Net went from 289-323 ms to 147-221 ms.
+// The engine's preparation of a 31 MB TensorFlow U-Net went from 289-323 ms (4 runs) to
+// 138-291 ms (10 runs, median ~170).
 // So: buffers of 2 MiB or more are 2 MiB-aligned, advised for huge pages and populated (a
 // kernel without THP gives small pages, populated the same); smaller ones are populated
 // small pages. Page-aligned.

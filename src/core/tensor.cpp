@@ -57,12 +57,7 @@ std::string shape_to_string(const Shape& s) {
   return os.str();
 }
 
-namespace {
-
-// A buffer of `n` bytes, zero-filled when `zeroed`. Large ones are mappings of their own
-// (core/memory.h): faulted in 2 MiB at a time where the kernel gives huge pages (a first
-// touch of 4 KiB pages is the larger part of importing weights on these VMs), and given back
-// to the system when freed rather than kept in the allocator's heaps.
+// AddressSanitizer watches the heap's bounds, not mappings: under it every tensor is on the heap.
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define KILN_TENSORS_ON_HEAP 1
@@ -72,8 +67,14 @@ namespace {
 #define KILN_TENSORS_ON_HEAP 1
 #endif
 
+namespace {
+
+// A buffer of `n` bytes, zero-filled when `zeroed`. Large ones are mappings of their own
+// (core/memory.h): faulted in 2 MiB at a time where the kernel gives huge pages (a first
+// touch of 4 KiB pages is the larger part of importing weights on these VMs), and given back
+// to the system when freed rather than kept in the allocator's heaps.
 std::shared_ptr<uint8_t[]> allocate_buffer(size_t n, bool zeroed) {
-#ifndef KILN_TENSORS_ON_HEAP  // AddressSanitizer watches the heap's bounds, not mappings
+#ifndef KILN_TENSORS_ON_HEAP
   if (n >= (size_t{2} << 20)) {
     uint8_t* p = map_populated(n);  // zero-filled
     if (!p) throw std::bad_alloc();

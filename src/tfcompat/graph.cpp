@@ -1,5 +1,6 @@
-// Graphs of kiln's TensorFlow C API: imported GraphDefs kept as bytes (what sessions load),
-// and their operations listed for TensorFlow's graph functions (import/tf/graph_listing.h).
+// Graphs of kiln's TensorFlow C API: imported GraphDefs kept in a file (what sessions load;
+// the first model imports the parse made here), and their operations listed for TensorFlow's
+// graph functions (import/tf/graph_listing.h).
 
 #include <algorithm>
 #include <filesystem>

@@ -2,7 +2,8 @@
 // way the graph is run (which placeholders are fed, which tensors fetched, the values of
 // non-float feeds). The engine shares one plan among models whose graphs have the same
 // architecture, whichever TF_Graph or session they come from, so a second graph of a network
-// holds only its weights. Models load from the graph's file (TF_Graph::file).
+// holds only its weights. Models load from the graph's file (TF_Graph::file); the graph's
+// first model imports the parse TF_GraphImportGraphDef made instead (keep_parse).
 #pragma once
 
 #include <map>
