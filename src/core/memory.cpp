@@ -56,4 +56,12 @@ std::shared_ptr<uint8_t> allocate_populated(size_t bytes) {
   return std::shared_ptr<uint8_t>(p, [bytes](uint8_t* q) { unmap_populated(q, bytes); });
 }
 
+namespace {
+thread_local bool mapped_tensors = false;
+}  // namespace
+
+MappedTensorsScope::MappedTensorsScope() : was_active_(mapped_tensors) { mapped_tensors = true; }
+MappedTensorsScope::~MappedTensorsScope() { mapped_tensors = was_active_; }
+bool MappedTensorsScope::active() { return mapped_tensors; }
+
 }  // namespace kiln

@@ -69,16 +69,16 @@ std::string shape_to_string(const Shape& s) {
 
 namespace {
 
-// A buffer of `n` bytes, zero-filled when `zeroed`. Large ones are mappings of their own
-// (core/memory.h): faulted in 2 MiB at a time where the kernel gives huge pages (a first
-// touch of 4 KiB pages is the larger part of importing weights on these VMs), and given back
-// to the system when freed rather than kept in the allocator's heaps.
+// A buffer of `n` bytes, zero-filled when `zeroed`. Large ones made while preparing are
+// mappings of their own (core/memory.h's MappedTensorsScope): faulted in 2 MiB at a time where
+// the kernel gives huge pages (a first touch of 4 KiB pages was most of an import on these
+// VMs), and given back to the system when freed rather than kept in the allocator's heaps.
 std::shared_ptr<uint8_t[]> allocate_buffer(size_t n, bool zeroed) {
 #ifndef KILN_TENSORS_ON_HEAP
-  if (n >= (size_t{2} << 20)) {
-    uint8_t* p = map_populated(n);  // zero-filled
-    if (!p) throw std::bad_alloc();
-    return std::shared_ptr<uint8_t[]>(p, [n](uint8_t* q) { unmap_populated(q, n); });
+  if (n >= (size_t{2} << 20) && MappedTensorsScope::active()) {
+    std::shared_ptr<uint8_t> mapped = allocate_populated(n);  // zero-filled
+    if (!mapped) throw std::bad_alloc();
+    return std::shared_ptr<uint8_t[]>(mapped, mapped.get());
   }
 #endif
   return zeroed ? std::shared_ptr<uint8_t[]>(new uint8_t[n]()) : std::shared_ptr<uint8_t[]>(new uint8_t[n]);

@@ -7,6 +7,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/clock.h"
+#include "core/memory.h"
 #include "core/process_memory.h"
 #include "core/status_macros.h"
 #include "import/import.h"
@@ -147,6 +148,7 @@ Expected<PackedWeights> pack_weight_file(const Architecture& arch, const Graph& 
                                          const std::map<std::string, std::string>& name_map,
                                          const std::map<std::string, Shape>& shapes, const Calibration* calibration,
                                          const PrepareSettings& settings) {
+  MappedTensorsScope weights_are_mapped;  // read once, packed once (core/memory.h)
   if (file.ends_with(".kwp")) {  // packed already; its header says which plans it fits
     PackedWeights w;
     KILN_ASSIGN_OR_RETURN(w.weights, map_pack_file(file, *arch.plan, kAnyKey));
@@ -173,6 +175,7 @@ Expected<Prepared> prepare(const LoadSpec& spec, const CompileOptions& options, 
   auto phase = [&](const char* what, double fraction) {
     if (progress) progress(what, fraction);
   };
+  MappedTensorsScope weights_are_mapped;  // imported, re-laid out and packed once (core/memory.h)
   const std::string where = "'" + spec.model + "'";
   phase("importing", 0.05);
   const ImportOptions io = import_options(spec);

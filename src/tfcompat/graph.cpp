@@ -154,7 +154,7 @@ void TF_GraphImportGraphDef(TF_Graph* graph, const TF_Buffer* graph_def, const T
     if (!f) return set(status, TF_UNAVAILABLE, "TF_GraphImportGraphDef: cannot write '" + graph->file + "'");
     ++graph->generation;
     // The parse serves the graph's first model (a graph of one import: the file holds no more).
-    graph->models->keep_parse(graph->generation, graph->generation == 1 ? parsed->parsed : nullptr);
+    graph->models->keep_parse(graph->generation == 1 ? parsed->parsed : nullptr);
     for (auto& n : parsed->nodes) {
       graph->ops.push_back(TF_Operation{graph, std::move(n)});
       graph->by_name[graph->ops.back().node.name] = &graph->ops.back();

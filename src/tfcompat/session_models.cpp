@@ -78,7 +78,7 @@ Status GraphModels::load(const std::string& graph_file, const ModelKey& key, con
   spec.input_shapes = shapes;
   spec.constant_inputs = constants;
   spec.outputs = key.fetched;
-  if (parsed_generation_ == generation_) spec.parsed = std::move(parsed_);
+  spec.parsed = std::move(parsed_);
   parsed_.reset();
   m.outputs = key.fetched;
   KILN_RETURN_IF_ERROR(engine().load(m.name, spec));
@@ -123,10 +123,9 @@ Expected<GraphModel> GraphModels::get(const std::string& graph_file, int generat
   return m;
 }
 
-void GraphModels::keep_parse(int generation, std::shared_ptr<const ParsedModel> parsed) {
+void GraphModels::keep_parse(std::shared_ptr<const ParsedModel> parsed) {
   std::lock_guard<std::mutex> lock(mu_);
   parsed_ = std::move(parsed);
-  parsed_generation_ = generation;
 }
 
 std::vector<ModelStatus> GraphModels::statuses() const {

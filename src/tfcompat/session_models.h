@@ -47,9 +47,10 @@ class GraphModels {
   // Starts preparing `key` in the background (TF_NewSession on a graph with static shapes).
   void start(const std::string& graph_file, int generation, const ModelKey& key,
              const std::map<std::string, Shape>& shapes);
-  // The GraphDef of import `generation` as TF_GraphImportGraphDef parsed it: the next model
-  // loaded imports it instead of reading and parsing the file again, and lets go of it.
-  void keep_parse(int generation, std::shared_ptr<const ParsedModel> parsed);
+  // The graph's GraphDef as TF_GraphImportGraphDef parsed it (null once the graph has more
+  // than one import): the next model loaded imports it instead of reading and parsing the
+  // file again, and lets go of it.
+  void keep_parse(std::shared_ptr<const ParsedModel> parsed);
   // What the engine says of this graph's models (kiln_tf_session_report).
   std::vector<ModelStatus> statuses() const;
 
@@ -61,8 +62,7 @@ class GraphModels {
   mutable std::mutex mu_;
   int generation_ = -1;
   std::map<ModelKey, GraphModel> models_;
-  std::shared_ptr<const ParsedModel> parsed_;  // of import parsed_generation_
-  int parsed_generation_ = -1;
+  std::shared_ptr<const ParsedModel> parsed_;  // until a model takes it
 };
 
 }  // namespace kiln::tfcompat

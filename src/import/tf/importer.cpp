@@ -1,4 +1,5 @@
 #include "import/tf/importer.h"
+#include "import/tf/graph_listing.h"
 #include "core/status_macros.h"
 
 #include <algorithm>
@@ -24,13 +25,8 @@ bool never_an_output(const std::string& op) {
 }  // namespace
 
 std::pair<std::string, int> split_tensor(const std::string& name) {
-  std::string n = !name.empty() && name[0] == '^' ? name.substr(1) : name;
-  auto colon = n.rfind(':');
-  if (colon == std::string::npos || colon + 1 == n.size()) return {n, 0};
-  for (size_t i = colon + 1; i < n.size(); ++i)
-    if (n[i] < '0' || n[i] > '9') return {n, 0};
-  if (n.size() - colon > 9) return {n, 0};
-  return {n.substr(0, colon), std::stoi(n.substr(colon + 1))};
+  OutputRef r = split_output_name(!name.empty() && name[0] == '^' ? name.substr(1) : name);
+  return {std::move(r.node), r.index};
 }
 
 std::string canonical_tensor(const std::string& name) {

@@ -16,7 +16,8 @@ namespace kiln::tf_import {
 
 // "node:0" -> "node"; "node:2" stays; "^node" (a control input) -> "node".
 std::string canonical_tensor(const std::string& name);
-// Splits "node:k" into ("node", k); k = 0 without a suffix.
+// Splits "node:k" into ("node", k); k = 0 without a suffix (split_output_name, without a
+// control input's '^').
 std::pair<std::string, int> split_tensor(const std::string& name);
 
 class Importer {
